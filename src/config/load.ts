@@ -1,0 +1,91 @@
+/** Builds the effective config: flags > env (TOKENTAP_*) > YAML file > defaults. */
+import { readFileSync } from 'node:fs';
+import { parse as parseYaml } from 'yaml';
+import { ENV_FIELDS, configSchema, type Config } from './schema.js';
+
+export class ConfigError extends Error {
+  override name = 'ConfigError';
+}
+
+type Raw = Record<string, unknown>;
+
+/** Reads TOKENTAP_<FIELD> variables (TOKENTAP_LOG is an alias of TOKENTAP_ACCESS_LOG). */
+export function configFromEnv(env: NodeJS.ProcessEnv): Raw {
+  const out: Raw = {};
+  for (const field of ENV_FIELDS) {
+    const value = env[`TOKENTAP_${field.toUpperCase()}`];
+    if (value !== undefined && value !== '') out[field] = value;
+  }
+  if (out.access_log === undefined && env.TOKENTAP_LOG) out.access_log = env.TOKENTAP_LOG;
+  return out;
+}
+
+export function configFromFile(path: string): Raw {
+  let text: string;
+  try {
+    text = readFileSync(path, 'utf8');
+  } catch (e) {
+    throw new ConfigError(`cannot read config file ${path}: ${(e as NodeJS.ErrnoException).code ?? e}`);
+  }
+  let doc: unknown;
+  try {
+    doc = parseYaml(text);
+  } catch (e) {
+    throw new ConfigError(`config file ${path} is not valid YAML: ${(e as Error).message}`);
+  }
+  if (doc == null) return {};
+  if (typeof doc !== 'object' || Array.isArray(doc)) throw new ConfigError(`config file ${path} must be a YAML mapping`);
+  return doc as Raw;
+}
+
+/** Never echo secrets: values of these fields are replaced in messages. */
+const SECRET_FIELDS = new Set(['metrics_token']);
+
+/** Validates a merged raw object; errors name the field and never print secret values. */
+export function validateConfig(raw: Raw): Config {
+  const result = configSchema.safeParse(raw);
+  if (result.success) return result.data;
+  const lines = result.error.issues.map((issue) => {
+    const field = issue.path.join('.') || '(top level)';
+    let message = issue.message;
+    if (issue.code === 'unrecognized_keys') {
+      return `unknown field ${issue.keys.map((k) => [...issue.path, k].join('.')).join(', ')}`;
+    }
+    if (SECRET_FIELDS.has(String(issue.path[0]))) message = message.replace(/"[^"]*"/g, '"***"');
+    return `${field}: ${message}`;
+  });
+  throw new ConfigError(`invalid config:\n  ${lines.join('\n  ')}`);
+}
+
+export interface LoadOptions {
+  file?: string;
+  env?: NodeJS.ProcessEnv;
+  flags?: Raw;
+}
+
+/** flags > env > file > defaults; `buckets` merges per key. */
+export function loadConfig({ file, env = process.env, flags = {} }: LoadOptions): Config {
+  const path = file ?? env.TOKENTAP_CONFIG;
+  const fromFile = path ? configFromFile(path) : {};
+  const fromEnv = configFromEnv(env);
+  const merged: Raw = { ...fromFile, ...fromEnv, ...stripUndefined(flags) };
+  return validateConfig(merged);
+}
+
+function stripUndefined(o: Raw): Raw {
+  return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
+}
+
+/** An upstream URL safe to print: credentials masked. */
+export function redactUrl(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.username || u.password) {
+      u.username = u.username ? '***' : '';
+      u.password = u.password ? '***' : '';
+    }
+    return u.toString().replace(/\/$/, '');
+  } catch {
+    return '(invalid url)';
+  }
+}

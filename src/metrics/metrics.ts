@@ -1,0 +1,123 @@
+/** tokentap's Prometheus metrics: definitions, and recording one finished request. */
+import client from 'prom-client';
+import type { Config } from '../config/schema.js';
+import type { MeterRecord } from '../meter/record.js';
+import type { Endpoint } from '../proxy/endpoint.js';
+
+export type Outcome =
+  | 'ok'
+  | 'upstream_error'
+  | 'unreachable'
+  | 'timeout'
+  | 'client_aborted'
+  | 'stream_error'
+  | 'rejected';
+
+export interface FinishedRequest {
+  model: string;
+  endpoint: Endpoint;
+  stream: boolean;
+  code: number;
+  outcome: Outcome;
+  record: MeterRecord;
+}
+
+const ME = ['model', 'endpoint'] as const;
+
+export function createMetrics(buckets: Config['buckets'], register = new client.Registry()) {
+  client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
+  const seconds = (name: string, help: string, b: number[]) =>
+    new client.Histogram({ name, help, labelNames: ME, buckets: b, registers: [register] });
+
+  const requests = new client.Counter({
+    name: 'tokentap_requests_total',
+    help: 'Requests handled, by the HTTP status the client got and how the request ended.',
+    labelNames: ['model', 'endpoint', 'stream', 'code', 'outcome'] as const,
+    registers: [register],
+  });
+  const inFlight = new client.Gauge({
+    name: 'tokentap_requests_in_flight',
+    help: 'Requests being handled now.',
+    labelNames: ME,
+    registers: [register],
+  });
+  const duration = new client.Histogram({
+    name: 'tokentap_request_duration_seconds',
+    help: 'End-to-end latency: last byte sent to the client minus request headers received.',
+    labelNames: ['model', 'endpoint', 'stream', 'outcome'] as const,
+    buckets: buckets.e2e,
+    registers: [register],
+  });
+  const ttft = seconds('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
+  const ttfc = seconds(
+    'tokentap_time_to_first_content_seconds',
+    'Time to the first event with content, text or tool calls (streaming; later than TTFT for reasoning models).',
+    buckets.ttfc,
+  );
+  const itl = seconds('tokentap_inter_token_latency_seconds', 'Gap between consecutive token events (streaming).', buckets.itl);
+  const tpot = seconds(
+    'tokentap_time_per_output_token_seconds',
+    '(last token event - first token event) / (completion_tokens - 1), streaming, completion_tokens >= 2.',
+    buckets.tpot,
+  );
+  const promptTokens = new client.Histogram({
+    name: 'tokentap_request_prompt_tokens',
+    help: 'Prompt tokens per request.',
+    labelNames: ME,
+    buckets: buckets.prompt_tokens,
+    registers: [register],
+  });
+  const completionTokens = new client.Histogram({
+    name: 'tokentap_request_completion_tokens',
+    help: 'Completion tokens per request (estimated from token events when the upstream reports no usage).',
+    labelNames: ME,
+    buckets: buckets.completion_tokens,
+    registers: [register],
+  });
+  const tokens = new client.Counter({
+    name: 'tokentap_tokens_total',
+    help: 'Tokens, by type: prompt, completion, cached_prompt, reasoning.',
+    labelNames: ['model', 'endpoint', 'type'] as const,
+    registers: [register],
+  });
+  const estimated = new client.Counter({
+    name: 'tokentap_usage_estimated_total',
+    help: 'Requests whose token counts were estimated because the upstream reported no usage.',
+    labelNames: ME,
+    registers: [register],
+  });
+
+  function record(r: FinishedRequest): void {
+    const { model, endpoint, record: rec } = r;
+    const stream = r.stream ? 'true' : 'false';
+    requests.labels(model, endpoint, stream, String(r.code), r.outcome).inc();
+    duration.labels(model, endpoint, stream, r.outcome).observe(rec.e2eMs / 1000);
+    if (rec.ttftMs !== null) ttft.labels(model, endpoint).observe(rec.ttftMs / 1000);
+    if (rec.ttfcMs !== null) ttfc.labels(model, endpoint).observe(rec.ttfcMs / 1000);
+    if (rec.itlMs.length > 0) {
+      const h = itl.labels(model, endpoint);
+      for (const gap of rec.itlMs) h.observe(gap / 1000);
+    }
+    if (rec.tpotMs !== null) tpot.labels(model, endpoint).observe(rec.tpotMs / 1000);
+    if (rec.usage === null) return;
+    if (rec.usage === 'estimated') estimated.labels(model, endpoint).inc();
+    if (rec.promptTokens !== null) {
+      promptTokens.labels(model, endpoint).observe(rec.promptTokens);
+      tokens.labels(model, endpoint, 'prompt').inc(rec.promptTokens);
+    }
+    if (rec.completionTokens !== null) {
+      completionTokens.labels(model, endpoint).observe(rec.completionTokens);
+      tokens.labels(model, endpoint, 'completion').inc(rec.completionTokens);
+    }
+    if (rec.cachedTokens) tokens.labels(model, endpoint, 'cached_prompt').inc(rec.cachedTokens);
+    if (rec.reasoningTokens) tokens.labels(model, endpoint, 'reasoning').inc(rec.reasoningTokens);
+  }
+
+  return {
+    register,
+    record,
+    inFlight: (model: string, endpoint: Endpoint) => inFlight.labels(model, endpoint),
+  };
+}
+
+export type Metrics = ReturnType<typeof createMetrics>;

@@ -1,0 +1,87 @@
+/** The upstream: one pooled undici dispatcher, error classification, and a reachability probe. */
+import { connect } from 'node:net';
+import { Pool } from 'undici';
+import type { Outcome } from '../metrics/metrics.js';
+import { upstreamHeadersTimeout, upstreamUnreachable, type ProxyErrorSpec } from './errors.js';
+
+export interface UpstreamOptions {
+  connectTimeoutMs: number;
+  headersTimeoutMs: number;
+  idleTimeoutMs: number;
+}
+
+export interface Upstream {
+  /** scheme://host:port, no credentials. */
+  origin: string;
+  /** Path prefix of the upstream URL without a trailing slash or /v1 ('' for the root). */
+  basePath: string;
+  dispatcher: Pool;
+  /** Can a TCP connection be opened to the upstream now? */
+  probe(timeoutMs?: number): Promise<boolean>;
+  close(): Promise<void>;
+}
+
+export function createUpstream(url: string, opts: UpstreamOptions): Upstream {
+  const u = new URL(url);
+  const origin = `${u.protocol}//${u.host}`;
+  const basePath = u.pathname.replace(/\/+$/, '').replace(/\/v1$/, '');
+  const dispatcher = new Pool(origin, {
+    connectTimeout: opts.connectTimeoutMs,
+    headersTimeout: opts.headersTimeoutMs,
+    bodyTimeout: opts.idleTimeoutMs,
+    keepAliveTimeout: 30_000,
+  });
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return {
+    origin,
+    basePath,
+    dispatcher,
+    probe: (timeoutMs = 1000) =>
+      new Promise((resolve) => {
+        const socket = connect({ host, port, timeout: timeoutMs });
+        const done = (ok: boolean) => {
+          socket.destroy();
+          resolve(ok);
+        };
+        socket.once('connect', () => done(true));
+        socket.once('timeout', () => done(false));
+        socket.once('error', () => done(false));
+      }),
+    close: () => dispatcher.close(),
+  };
+}
+
+const UNREACHABLE_CODES: Record<string, string> = {
+  ECONNREFUSED: 'connection refused',
+  ENOTFOUND: 'host not found',
+  EAI_AGAIN: 'host name lookup failed',
+  EHOSTUNREACH: 'host unreachable',
+  ENETUNREACH: 'network unreachable',
+  ECONNRESET: 'connection reset',
+  UND_ERR_SOCKET: 'connection closed before a response',
+  UND_ERR_CLOSED: 'connection closed',
+  UND_ERR_CONNECT_TIMEOUT: 'connect timeout (upstream_connect_timeout)',
+};
+
+function errorCode(err: unknown): string | undefined {
+  let e = err as { code?: string; cause?: unknown; errors?: unknown[] } | undefined;
+  for (let depth = 0; e && depth < 4; depth++) {
+    if (typeof e.code === 'string') return e.code;
+    if (Array.isArray(e.errors) && e.errors.length > 0) e = e.errors[0] as typeof e;
+    else e = e.cause as typeof e;
+  }
+  return undefined;
+}
+
+/** How a failed upstream request (no response headers) is answered and counted. */
+export function classifyUpstreamError(err: unknown, headersTimeoutMs: number): { outcome: Outcome; spec: ProxyErrorSpec } {
+  const code = errorCode(err);
+  if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', spec: upstreamHeadersTimeout(headersTimeoutMs) };
+  const what = (code && UNREACHABLE_CODES[code]) ?? (code ? `request failed (${code})` : 'request failed');
+  return { outcome: 'unreachable', spec: upstreamUnreachable(code && UNREACHABLE_CODES[code] ? `${what} (${code})` : what) };
+}
+
+export function isBodyTimeout(err: unknown): boolean {
+  return errorCode(err) === 'UND_ERR_BODY_TIMEOUT';
+}

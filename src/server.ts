@@ -1,0 +1,83 @@
+/** Starts tokentap: the proxy port, the metrics port, and a graceful close. The programmatic entry point. */
+import { createAdaptorServer } from '@hono/node-server';
+import type { Server } from 'node:http';
+import type { AddressInfo } from 'node:net';
+import { validateConfig } from './config/load.js';
+import type { Config, ConfigInput } from './config/schema.js';
+import { openAccessLog } from './log/access-log.js';
+import { createMetricsApp } from './metrics/app.js';
+import { createMetrics, type Metrics } from './metrics/metrics.js';
+import { ModelLabeler } from './metrics/model-label.js';
+import { createProxyApp } from './proxy/app.js';
+import type { Exchange } from './proxy/exchange.js';
+import { createUpstream } from './proxy/upstream.js';
+
+export interface RunningTokentap {
+  proxyUrl: string;
+  metricsUrl: string;
+  config: Config;
+  metrics: Metrics;
+  /** Requests not finished yet. */
+  active: Set<Exchange>;
+  /** Stops accepting, lets in-flight requests finish up to shutdown_grace, aborts the rest, closes everything. */
+  close(): Promise<void>;
+}
+
+function listen(server: Server, port: number, host: string): Promise<string> {
+  return new Promise((resolve, reject) => {
+    server.once('error', reject);
+    server.listen(port, host, () => {
+      server.off('error', reject);
+      const addr = server.address() as AddressInfo;
+      const h = addr.family === 'IPv6' ? `[${addr.address}]` : addr.address;
+      resolve(`http://${h === '0.0.0.0' ? '127.0.0.1' : h === '[::]' ? '[::1]' : h}:${addr.port}`);
+    });
+  });
+}
+
+export async function startTokentap(input: ConfigInput | Config): Promise<RunningTokentap> {
+  const config = validateConfig(input as Record<string, unknown>);
+  if (config.upstream === undefined) throw new Error('startTokentap: `upstream` is required');
+  const upstream = createUpstream(config.upstream, {
+    connectTimeoutMs: config.upstream_connect_timeout,
+    headersTimeoutMs: config.upstream_headers_timeout,
+    idleTimeoutMs: config.upstream_idle_timeout,
+  });
+  const metrics = createMetrics(config.buckets);
+  const log = openAccessLog(config.access_log);
+  const active = new Set<Exchange>();
+  const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active };
+
+  const proxyServer = createAdaptorServer({
+    fetch: createProxyApp(deps).fetch,
+    overrideGlobalObjects: false,
+    autoCleanupIncoming: false,
+  }) as Server;
+  const metricsServer = createAdaptorServer({
+    fetch: createMetricsApp({ register: metrics.register, ready: () => upstream.probe(), token: config.metrics_token }).fetch,
+    overrideGlobalObjects: false,
+  }) as Server;
+
+  const proxyUrl = await listen(proxyServer, config.port, config.host);
+  const metricsUrl = await listen(metricsServer, config.metrics_port, config.metrics_host);
+
+  let closing: Promise<void> | null = null;
+  const close = () =>
+    (closing ??= (async () => {
+      const proxyClosed = new Promise<void>((resolve) => proxyServer.close(() => resolve()));
+      proxyServer.closeIdleConnections();
+      const deadline = Date.now() + config.shutdown_grace;
+      while (active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      for (const exchange of [...active]) exchange.abort();
+      proxyServer.closeAllConnections();
+      await proxyClosed;
+      await upstream.close();
+      await log.close();
+      await new Promise<void>((resolve) => {
+        metricsServer.close(() => resolve());
+        metricsServer.closeAllConnections();
+      });
+    })());
+
+  return { proxyUrl, metricsUrl, config, metrics, active, close };
+}
