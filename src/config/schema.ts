@@ -81,7 +81,7 @@ export const configSchema = z.strictObject({
       prompt_tokens: bucketList(TOKEN_BUCKETS),
       completion_tokens: bucketList(TOKEN_BUCKETS),
     })
-    .default({} as never),
+    .prefault({}),
 });
 
 export type ConfigInput = z.input<typeof configSchema>;

@@ -1,0 +1,93 @@
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { describe, expect, it } from 'vitest';
+import { TTFT_BUCKETS, oneTwoFiveBuckets } from '../../src/config/buckets.js';
+import { ConfigError, loadConfig, redactUrl } from '../../src/config/load.js';
+import { parseBytes, parseDurationMs } from '../../src/config/units.js';
+import { ModelLabeler } from '../../src/metrics/model-label.js';
+
+function tempYaml(text: string): string {
+  const dir = mkdtempSync(join(tmpdir(), 'tokentap-cfg-'));
+  const file = join(dir, 'c.yaml');
+  writeFileSync(file, text);
+  return file;
+}
+
+describe('config', () => {
+  it('has the documented defaults', () => {
+    const c = loadConfig({ env: {} });
+    expect(c).toMatchObject({
+      port: 8080,
+      metrics_port: 9464,
+      body_limit: 64 * 1024 * 1024,
+      inject_usage: true,
+      max_models: 100,
+      access_log: '-',
+      upstream_headers_timeout: 600_000,
+    });
+    expect(c.upstream).toBeUndefined();
+    expect(c.buckets.ttft).toEqual(TTFT_BUCKETS);
+  });
+
+  it('precedence: flags > env > file > defaults', () => {
+    const file = tempYaml('port: 1001\nmetrics_port: 2001\nhost: 10.0.0.1\nbody_limit: 1MiB\nbuckets:\n  ttft: [0.1, 1]\n');
+    const c = loadConfig({ file, env: { TOKENTAP_PORT: '1002', TOKENTAP_METRICS_PORT: '2002', TOKENTAP_INJECT_USAGE: 'false' }, flags: { port: '1003' } });
+    expect(c.port).toBe(1003);
+    expect(c.metrics_port).toBe(2002);
+    expect(c.host).toBe('10.0.0.1');
+    expect(c.body_limit).toBe(1024 * 1024);
+    expect(c.inject_usage).toBe(false);
+    expect(c.buckets.ttft).toEqual([0.1, 1]);
+    expect(c.buckets.e2e[0]).toBe(0.3);
+  });
+
+  it('names the field in errors, including unknown fields', () => {
+    const file = tempYaml('port: eighty\nupstrem: http://x\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(ConfigError);
+    try {
+      loadConfig({ file, env: {} });
+    } catch (e) {
+      expect((e as Error).message).toMatch(/port/);
+      expect((e as Error).message).toMatch(/unknown field upstrem/);
+    }
+    expect(() => loadConfig({ env: { TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: 'soon' } })).toThrow(/upstream_headers_timeout/);
+    expect(() => loadConfig({ env: { TOKENTAP_UPSTREAM: 'ftp://x' } })).toThrow(/upstream/);
+    expect(() => loadConfig({ env: {}, flags: { buckets: { ttft: [1, 0.5] } } })).toThrow(/buckets.ttft/);
+  });
+
+  it('never prints credentials of the upstream URL or the metrics token', () => {
+    expect(redactUrl('http://user:pw@h:1/v1')).toBe('http://***:***@h:1/v1');
+    let msg = '';
+    try {
+      loadConfig({ env: { TOKENTAP_UPSTREAM: 'http//user:hunter2@h' } });
+    } catch (e) {
+      msg = (e as Error).message;
+    }
+    expect(msg).toMatch(/upstream/);
+    expect(msg).not.toContain('hunter2');
+  });
+
+  it('parses durations and sizes', () => {
+    expect(parseDurationMs(2)).toBe(2000);
+    expect(parseDurationMs('250ms')).toBe(250);
+    expect(parseDurationMs('5m')).toBe(300_000);
+    expect(parseBytes('512KiB')).toBe(524_288);
+    expect(() => parseBytes('lots')).toThrow(/not a size/);
+  });
+
+  it("builds vLLM's 1-2-5 token buckets", () => {
+    expect(oneTwoFiveBuckets(100)).toEqual([1, 2, 5, 10, 20, 50, 100]);
+  });
+});
+
+describe('ModelLabeler', () => {
+  it('caps distinct models, then answers other; unknown when absent', () => {
+    const l = new ModelLabeler([], 2);
+    expect([l.label('a'), l.label('b'), l.label('c'), l.label('a'), l.label(undefined)]).toEqual(['a', 'b', 'other', 'a', 'unknown']);
+  });
+  it('with an allowlist, only those', () => {
+    const l = new ModelLabeler(['a'], 100);
+    expect([l.label('a'), l.label('b')]).toEqual(['a', 'other']);
+  });
+});
