@@ -74,7 +74,7 @@ async function runProxy(argv: string[]): Promise<void> {
   }
   const running = await startTokentap(config);
   process.stderr.write(
-    `tokentap ${version()}: proxying ${running.proxyUrl} -> ${redactUrl(config.upstream)}; ` +
+    `tokentap ${version()}: proxying ${running.proxyUrl} -> ${redactUrl(config.upstream ?? '')}; ` +
       `metrics at ${running.metricsUrl}/metrics\n`,
   );
 

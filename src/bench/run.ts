@@ -1,0 +1,236 @@
+/**
+ * `runBench(options)`: warm-up, scrape tokentap's /metrics, run the load, scrape again,
+ * join with tokentap's access log, summarise. Used by the CLI and by tests.
+ */
+import { readFile } from 'node:fs/promises';
+import { performance } from 'node:perf_hooks';
+import { randomBytes } from 'node:crypto';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { Agent } from 'undici';
+import { buildBody, endpointUrl, sendRequest, type RequestSpec } from './client.js';
+import { createRng, formatDistribution, parseDistribution, sample, type Distribution } from './distributions.js';
+import { joinByRequestId, parseAccessLog } from './join.js';
+import { runLoad } from './load.js';
+import { synthPrompt } from './prompt.js';
+import { scrape, type Sample } from './prom-scrape.js';
+import { discoverMetricsUrl, proxySide } from './proxy-side.js';
+import { summarize } from './stats.js';
+import type { BenchEndpoint, RequestRecord } from './types.js';
+import type { BenchSummary } from './summary.js';
+
+export interface BenchOptions {
+  /** OpenAI-compatible base URL, e.g. `http://127.0.0.1:8080/v1`. */
+  target: string;
+  apiKey?: string;
+  model: string;
+  endpoint?: BenchEndpoint;
+  /** Default true. */
+  stream?: boolean;
+  /** Closed loop with this many workers; with `rate`, a cap on requests in flight. */
+  concurrency?: number;
+  /** Open loop: Poisson arrivals at this many requests/s. */
+  rate?: number;
+  requests?: number;
+  durationMs?: number;
+  warmupRequests?: number;
+  warmupMs?: number;
+  promptTokens?: Distribution | string;
+  maxTokens?: Distribution | string;
+  seed?: number;
+  timeoutMs?: number;
+  extraBody?: Record<string, unknown>;
+  headers?: Record<string, string>;
+  /** tokentap's metrics URL; null disables scraping. */
+  metricsUrl?: string | null;
+  /** Look for tokentap's /metrics next to the target when no metricsUrl is given. Default true. */
+  discoverMetrics?: boolean;
+  /** tokentap's access log (JSON lines) to join with by x-request-id. */
+  proxyLog?: string;
+  runId?: string;
+  signal?: AbortSignal;
+  onPhase?: (phase: 'warmup' | 'run' | 'collect') => void;
+  onRecord?: (r: RequestRecord) => void;
+}
+
+export interface BenchResult {
+  runId: string;
+  startedAt: string;
+  config: Record<string, unknown>;
+  summary: BenchSummary;
+  records: RequestRecord[];
+}
+
+const dist = (d: Distribution | string | undefined, dflt: Distribution): Distribution =>
+  d === undefined ? dflt : typeof d === 'string' ? parseDistribution(d) : d;
+
+async function tryScrape(url: string): Promise<{ samples: Sample[] } | { error: string }> {
+  try {
+    return { samples: await scrape(url) };
+  } catch (e) {
+    return { error: e instanceof Error ? e.message : String(e) };
+  }
+}
+
+/** Reads the access log until every request id shows up, or `waitMs` passes. */
+async function readProxyLog(path: string, ids: Set<string>, waitMs: number) {
+  const deadline = performance.now() + waitMs;
+  for (;;) {
+    let entries: ReturnType<typeof parseAccessLog> = [];
+    try {
+      entries = parseAccessLog(await readFile(path, 'utf8'));
+    } catch {
+      /* not yet written */
+    }
+    const seen = entries.filter((e) => ids.has(e.request_id)).length;
+    if (seen >= ids.size || performance.now() >= deadline) return entries;
+    await sleep(100);
+  }
+}
+
+export async function runBench(o: BenchOptions): Promise<BenchResult> {
+  const endpoint = o.endpoint ?? 'chat';
+  const stream = o.stream ?? true;
+  const promptDist = dist(o.promptTokens, { kind: 'fixed', value: 128 });
+  const maxDist = dist(o.maxTokens, { kind: 'fixed', value: 128 });
+  const seed = o.seed ?? 1;
+  const runId = o.runId ?? randomBytes(4).toString('hex');
+  const url = endpointUrl(o.target, endpoint);
+  const timeoutMs = o.timeoutMs ?? 300_000;
+  const rng = createRng(seed);
+  const arrivals = createRng(seed ^ 0x9e3779b9);
+  const connections = o.rate === undefined ? Math.max(1, o.concurrency ?? 1) : (o.concurrency ?? null);
+  const agent = new Agent({ connections, headersTimeout: timeoutMs, bodyTimeout: timeoutMs, keepAliveTimeout: 30_000 });
+  const headers: Record<string, string> = { 'content-type': 'application/json', ...o.headers };
+  if (o.apiKey) headers.authorization = `Bearer ${o.apiKey}`;
+  const signal = o.signal ?? new AbortController().signal;
+
+  const makeSpec = (index: number, id: string): RequestSpec => {
+    const p = sample(promptDist, rng);
+    const m = sample(maxDist, rng);
+    const body = buildBody({ endpoint, model: o.model, prompt: synthPrompt(p, rng), maxTokens: m, stream, extraBody: o.extraBody });
+    return { index, requestId: id, url, headers, body: JSON.stringify(body), stream, requestedPromptTokens: p, requestedMaxTokens: m };
+  };
+
+  const startedAt = new Date().toISOString();
+  const records: RequestRecord[] = [];
+  let metricsUrl: string | null = o.metricsUrl ?? null;
+  let proxyError: string | null = null;
+  let durationMs = 0;
+  try {
+    if (o.metricsUrl === undefined && (o.discoverMetrics ?? true)) metricsUrl = await discoverMetricsUrl(o.target);
+
+    if ((o.warmupRequests ?? 0) > 0 || (o.warmupMs ?? 0) > 0) {
+      o.onPhase?.('warmup');
+      const t = performance.now();
+      await runLoad(
+        { concurrency: o.concurrency ?? 1, rate: o.rate, requests: o.warmupRequests || undefined, durationMs: o.warmupMs || undefined, rng: arrivals, signal },
+        async (i) => {
+          await sendRequest(makeSpec(i, `bench-${runId}-w${i}`), agent, t, timeoutAny(signal, timeoutMs));
+        },
+      );
+    }
+
+    let before: Sample[] | null = null;
+    if (metricsUrl) {
+      const s = await tryScrape(metricsUrl);
+      if ('samples' in s) before = s.samples;
+      else proxyError = `scrape before: ${s.error}`;
+    }
+
+    o.onPhase?.('run');
+    const runStart = performance.now();
+    const load = await runLoad(
+      { concurrency: o.concurrency, rate: o.rate, requests: o.requests, durationMs: o.durationMs, rng: arrivals, signal },
+      async (i) => {
+        const r = await sendRequest(makeSpec(i, `bench-${runId}-${i}`), agent, runStart, timeoutAny(signal, timeoutMs));
+        records.push(r);
+        o.onRecord?.(r);
+      },
+    );
+    durationMs = load.elapsedMs;
+    records.sort((a, b) => a.index - b.index);
+
+    o.onPhase?.('collect');
+    let proxy = null;
+    if (metricsUrl && before) {
+      await sleep(50); // let the proxy record the last requests' metrics
+      const s = await tryScrape(metricsUrl);
+      if ('samples' in s) proxy = proxySide(before, s.samples, endpoint, metricsUrl);
+      else proxyError = `scrape after: ${s.error}`;
+    }
+    let join = null;
+    if (o.proxyLog) {
+      const entries = await readProxyLog(o.proxyLog, new Set(records.map((r) => r.requestId)), 3000);
+      const j = joinByRequestId(records, entries);
+      join = { file: o.proxyLog, matched: j.matched, unmatchedClient: j.unmatchedClient, ttftDiffMs: j.ttftDiffMs, e2eDiffMs: j.e2eDiffMs };
+    }
+    const summary = summariseRecords(records, durationMs);
+    summary.proxy = proxy;
+    summary.proxyError = proxyError;
+    summary.join = join;
+    const config = {
+      target: o.target,
+      model: o.model,
+      endpoint,
+      stream,
+      concurrency: o.concurrency ?? null,
+      rate: o.rate ?? null,
+      requests: o.requests ?? null,
+      durationMs: o.durationMs ?? null,
+      warmupRequests: o.warmupRequests ?? 0,
+      warmupMs: o.warmupMs ?? 0,
+      promptTokens: formatDistribution(promptDist),
+      maxTokens: formatDistribution(maxDist),
+      seed,
+      metricsUrl,
+      proxyLog: o.proxyLog ?? null,
+    };
+    return { runId, startedAt, config, summary, records };
+  } finally {
+    await agent.close().catch(() => undefined);
+  }
+}
+
+function timeoutAny(signal: AbortSignal, ms: number): AbortSignal {
+  return AbortSignal.any([signal, AbortSignal.timeout(ms)]);
+}
+
+/** Client-side summary of a set of records (latency figures over the successful requests). */
+export function summariseRecords(records: readonly RequestRecord[], durationMs: number): BenchSummary {
+  const ok = records.filter((r) => r.ok);
+  const errorBreakdown: Record<string, number> = {};
+  for (const r of records) if (!r.ok) errorBreakdown[r.error ?? 'error'] = (errorBreakdown[r.error ?? 'error'] ?? 0) + 1;
+  const outTokens = ok.reduce((a, r) => a + (r.completionTokens ?? 0), 0);
+  const inTokens = ok.reduce((a, r) => a + (r.promptTokens ?? 0), 0);
+  const secs = durationMs / 1000;
+  const rate = (n: number): number => (secs > 0 ? n / secs : 0);
+  return {
+    requests: records.length,
+    ok: ok.length,
+    errors: records.length - ok.length,
+    errorRate: records.length > 0 ? (records.length - ok.length) / records.length : 0,
+    errorBreakdown,
+    durationS: secs,
+    requestThroughput: rate(ok.length),
+    outputTokenThroughput: rate(outTokens),
+    totalTokenThroughput: rate(outTokens + inTokens),
+    totalPromptTokens: inTokens,
+    totalCompletionTokens: outTokens,
+    usage: {
+      reported: ok.filter((r) => r.usage === 'reported').length,
+      estimated: ok.filter((r) => r.usage === 'estimated').length,
+    },
+    client: {
+      ttftMs: summarize(ok.map((r) => r.ttftMs)),
+      ttfcMs: summarize(ok.map((r) => r.ttfcMs)),
+      itlMs: summarize(ok.flatMap((r) => r.itlMs)),
+      tpotMs: summarize(ok.map((r) => r.tpotMs)),
+      e2eMs: summarize(ok.map((r) => r.e2eMs)),
+      promptTokens: summarize(ok.map((r) => r.promptTokens)),
+      completionTokens: summarize(ok.map((r) => r.completionTokens)),
+    },
+    proxy: null,
+    proxyError: null,
+    join: null,
+  };
+}

@@ -1,0 +1,161 @@
+/**
+ * POST /v1/chat/completions, shaped like vLLM's serving_chat:
+ *  - stream: role chunk `{role: "assistant", content: ""}` sent with the
+ *    headers at once; then (after ttft) reasoning deltas, then content or
+ *    tool-call deltas, one token-bearing chunk per itl; the last one carries
+ *    finish_reason (+ stop_reason: null); with include_usage every chunk has
+ *    `usage: null` and a final `choices: []` chunk carries the usage; then
+ *    `data: [DONE]`.
+ *  - non-stream: a chat.completion object with usage, sent when the last
+ *    token would have been generated.
+ */
+import type { ReqCtx } from './http.js';
+import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
+import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
+import {
+  chatPromptTokens,
+  chunkRanges,
+  planOutput,
+  tokenText,
+  toolArgumentPieces,
+  usageInfo,
+  type OutputPlan,
+} from './tokens.js';
+
+interface ToolPlan {
+  id: string;
+  name: string;
+  /** tool_choice named a function: vLLM reports finish_reason "stop". */
+  named: boolean;
+}
+
+interface Slot {
+  delta: Record<string, unknown>;
+  tokens: number;
+}
+
+function planTool(body: Record<string, unknown>, forced: boolean): ToolPlan | undefined {
+  const choice = body.tool_choice;
+  const tools = Array.isArray(body.tools) ? body.tools : [];
+  let namedName: string | undefined;
+  if (choice && typeof choice === 'object') {
+    const fn = (choice as { function?: { name?: unknown } }).function;
+    if (typeof fn?.name === 'string') namedName = fn.name;
+  }
+  if (!forced && (tools.length === 0 || choice === 'none')) return undefined;
+  const first = tools[0] as { function?: { name?: unknown } } | undefined;
+  const firstName = typeof first?.function?.name === 'string' ? first.function.name : undefined;
+  return { id: `chatcmpl-tool-${hexId()}`, name: namedName ?? firstName ?? 'sim_tool', named: namedName !== undefined };
+}
+
+function buildSlots(plan: OutputPlan, tool: ToolPlan | undefined, perChunk: number, reasoningField: string): Slot[] {
+  const slots: Slot[] = [];
+  for (const [a, b] of chunkRanges(plan.reasoningTokens, perChunk)) {
+    slots.push({ delta: { [reasoningField]: tokenText('reasoning', a, b) }, tokens: b - a });
+  }
+  if (tool) {
+    slots.push({
+      delta: { tool_calls: [{ index: 0, id: tool.id, type: 'function', function: { name: tool.name, arguments: '' } }] },
+      tokens: 0,
+    });
+    const ranges = chunkRanges(plan.contentTokens, perChunk);
+    toolArgumentPieces(plan.contentTokens, perChunk).forEach((piece, i) => {
+      const r = ranges[i];
+      slots.push({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, tokens: r ? r[1] - r[0] : 0 });
+    });
+  } else {
+    for (const [a, b] of chunkRanges(plan.contentTokens, perChunk)) {
+      slots.push({ delta: { content: tokenText('content', a, b) }, tokens: b - a });
+    }
+  }
+  if (slots.length === 0) slots.push({ delta: { content: '' }, tokens: 0 });
+  return slots;
+}
+
+function finishReason(plan: OutputPlan, tool: ToolPlan | undefined): string {
+  if (plan.finishReason === 'length' || !tool) return plan.finishReason;
+  return tool.named ? 'stop' : 'tool_calls';
+}
+
+export async function handleChat(ctx: ReqCtx): Promise<void> {
+  const body = asObject(ctx.body);
+  const messages = body.messages;
+  if (!Array.isArray(messages) || messages.length === 0) {
+    throw new BadRequest('messages: Field required (a non-empty list of messages)', 'messages');
+  }
+  const flags = streamFlags(body);
+  const requestMax = optionalLimit(body, 'max_completion_tokens', 'max_tokens');
+  const promptTokens = chatPromptTokens(messages);
+  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true);
+  const tool = planTool(body, ctx.ov.toolCall);
+  const slots = buildSlots(plan, tool, ctx.ov.tokensPerChunk, ctx.opts.reasoningField);
+  const completionTokens = plan.contentTokens + plan.reasoningTokens;
+  const finish = finishReason(plan, tool);
+  const id = `chatcmpl-${hexId()}`;
+  const created = nowSeconds();
+  const model = requestModel(body, ctx.opts);
+
+  if (!flags.stream) {
+    if (!(await holdNonStreaming(ctx, slots.length))) return;
+    const reasoning = plan.reasoningTokens > 0 ? tokenText('reasoning', 0, plan.reasoningTokens) : null;
+    const message: Record<string, unknown> = {
+      role: 'assistant',
+      content: tool ? null : tokenText('content', 0, plan.contentTokens),
+      refusal: null,
+      annotations: null,
+      audio: null,
+      function_call: null,
+    };
+    if (tool) {
+      const args = toolArgumentPieces(plan.contentTokens, ctx.ov.tokensPerChunk).join('');
+      message.tool_calls = [{ id: tool.id, type: 'function', function: { name: tool.name, arguments: args } }];
+    }
+    message[ctx.opts.reasoningField] = reasoning;
+    sendJson(ctx.res, 200, {
+      id,
+      object: 'chat.completion',
+      created,
+      model,
+      choices: [{ index: 0, message, logprobs: null, finish_reason: finish, stop_reason: null }],
+      service_tier: null,
+      system_fingerprint: null,
+      usage: usageInfo(promptTokens, completionTokens, plan, true),
+      prompt_logprobs: null,
+      kv_transfer_params: null,
+    });
+    return;
+  }
+
+  const w = new EventWriter(ctx);
+  const chunk = (choices: unknown[], soFar: number): Record<string, unknown> => {
+    const c: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, choices };
+    if (flags.continuousUsage) {
+      c.usage = { prompt_tokens: promptTokens, completion_tokens: soFar, total_tokens: promptTokens + soFar };
+    } else if (flags.includeUsage) c.usage = null;
+    return c;
+  };
+  const role = { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null };
+  if (!(await w.data(chunk([role], 0)))) return;
+
+  let soFar = 0;
+  const result = await runSlots(
+    ctx,
+    w,
+    slots.length,
+    (k) => {
+      const slot = slots[k]!;
+      soFar += slot.tokens;
+      const last = k === slots.length - 1;
+      const choice: Record<string, unknown> = { index: 0, delta: slot.delta, logprobs: null, finish_reason: last ? finish : null };
+      if (last) choice.stop_reason = null;
+      return w.data(chunk([choice], soFar));
+    },
+    () => writeInbandError(w),
+  );
+  if (result !== 'ok') return;
+  if (flags.includeUsage) {
+    const usage = usageInfo(promptTokens, completionTokens, plan, false);
+    if (!(await w.data({ id, object: 'chat.completion.chunk', created, model, choices: [], usage }))) return;
+  }
+  if (await w.done()) w.end();
+}

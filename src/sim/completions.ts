@@ -1,0 +1,92 @@
+/**
+ * POST /v1/completions, shaped like vLLM's serving_completion: `text_completion`
+ * chunks `choices[{index, text, logprobs, finish_reason, stop_reason}]`, no
+ * role chunk (headers are flushed at once, the first chunk comes after ttft),
+ * the last token chunk carries finish_reason, the same include_usage rules as
+ * chat, then `data: [DONE]`. Batched prompts are counted but answered with a
+ * single choice.
+ */
+import type { ReqCtx } from './http.js';
+import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
+import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
+import { chunkRanges, planOutput, textOrIdsTokens, tokenText, usageInfo } from './tokens.js';
+
+function validPrompt(p: unknown): boolean {
+  if (typeof p === 'string') return true;
+  if (!Array.isArray(p) || p.length === 0) return false;
+  return p.every((x) => typeof x === 'string' || typeof x === 'number' || (Array.isArray(x) && x.every((y) => typeof y === 'number')));
+}
+
+export async function handleCompletions(ctx: ReqCtx): Promise<void> {
+  const body = asObject(ctx.body);
+  if (!validPrompt(body.prompt)) {
+    throw new BadRequest('prompt: Field required (a string, list of strings or list of token ids)', 'prompt');
+  }
+  const flags = streamFlags(body);
+  const requestMax = optionalLimit(body, 'max_tokens');
+  const promptTokens = textOrIdsTokens(body.prompt);
+  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, false);
+  const ranges = chunkRanges(plan.contentTokens, ctx.ov.tokensPerChunk);
+  if (ranges.length === 0) ranges.push([0, 0]);
+  const id = `cmpl-${hexId()}`;
+  const created = nowSeconds();
+  const model = requestModel(body, ctx.opts);
+  const finish = plan.finishReason;
+
+  if (!flags.stream) {
+    if (!(await holdNonStreaming(ctx, ranges.length))) return;
+    sendJson(ctx.res, 200, {
+      id,
+      object: 'text_completion',
+      created,
+      model,
+      choices: [
+        {
+          index: 0,
+          text: tokenText('content', 0, plan.contentTokens),
+          logprobs: null,
+          finish_reason: finish,
+          stop_reason: null,
+          prompt_logprobs: null,
+        },
+      ],
+      service_tier: null,
+      system_fingerprint: null,
+      usage: usageInfo(promptTokens, plan.contentTokens, plan, true),
+      kv_transfer_params: null,
+    });
+    return;
+  }
+
+  const w = new EventWriter(ctx);
+  w.open();
+  let soFar = 0;
+  const result = await runSlots(
+    ctx,
+    w,
+    ranges.length,
+    (k) => {
+      const [a, b] = ranges[k]!;
+      soFar += b - a;
+      const last = k === ranges.length - 1;
+      const c: Record<string, unknown> = {
+        id,
+        object: 'text_completion',
+        created,
+        model,
+        choices: [{ index: 0, text: tokenText('content', a, b), logprobs: null, finish_reason: last ? finish : null, stop_reason: null }],
+      };
+      if (flags.continuousUsage) {
+        c.usage = { prompt_tokens: promptTokens, completion_tokens: soFar, total_tokens: promptTokens + soFar };
+      } else if (flags.includeUsage) c.usage = null;
+      return w.data(c);
+    },
+    () => writeInbandError(w),
+  );
+  if (result !== 'ok') return;
+  if (flags.includeUsage) {
+    const usage = usageInfo(promptTokens, plan.contentTokens, plan, false);
+    if (!(await w.data({ id, object: 'text_completion', created, model, choices: [], usage }))) return;
+  }
+  if (await w.done()) w.end();
+}

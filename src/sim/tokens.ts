@@ -1,0 +1,193 @@
+/**
+ * Deterministic token accounting and output text.
+ *
+ * Prompt tokens: the number of whitespace-separated words in the request's
+ * text, minimum 1. Text = chat `messages[].content` (string, or the `text` of
+ * each content part), completions `prompt`, responses `instructions` + `input`
+ * (string, or each item's `content` string / parts' `text`), embeddings and
+ * /tokenize `input`/`prompt`. A pre-tokenized prompt (array of token ids)
+ * counts its length. Roles, names, tools and other fields are not counted.
+ *
+ * Output tokens: token i of a sequence is one word from a fixed cycle; token 0
+ * has no leading space, later tokens have one, so a text of N tokens has
+ * exactly N whitespace-separated words.
+ */
+import type { RequestOverrides } from './options.js';
+
+export function countWords(text: string): number {
+  let n = 0;
+  let inWord = false;
+  for (let i = 0; i < text.length; i++) {
+    const c = text.charCodeAt(i);
+    const ws = c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff;
+    if (ws) inWord = false;
+    else if (!inWord) {
+      inWord = true;
+      n++;
+    }
+  }
+  return n;
+}
+
+function isTokenIds(v: unknown): v is number[] {
+  return Array.isArray(v) && v.length > 0 && v.every((x) => typeof x === 'number');
+}
+
+/** Words in a chat/responses `content` value (string or array of parts). */
+export function contentWords(content: unknown): number {
+  if (typeof content === 'string') return countWords(content);
+  if (!Array.isArray(content)) return 0;
+  let n = 0;
+  for (const part of content) {
+    if (typeof part === 'string') n += countWords(part);
+    else if (part && typeof part === 'object' && typeof (part as { text?: unknown }).text === 'string') {
+      n += countWords((part as { text: string }).text);
+    }
+  }
+  return n;
+}
+
+export function chatPromptTokens(messages: unknown[]): number {
+  let n = 0;
+  for (const m of messages) {
+    if (m && typeof m === 'object') n += contentWords((m as { content?: unknown }).content);
+  }
+  return Math.max(1, n);
+}
+
+/** Completions `prompt` / embeddings `input`: string, string[], number[], number[][]. */
+export function textOrIdsTokens(input: unknown): number {
+  return Math.max(1, rawTextOrIds(input));
+}
+
+function rawTextOrIds(input: unknown): number {
+  if (typeof input === 'string') return countWords(input);
+  if (isTokenIds(input)) return input.length;
+  if (Array.isArray(input)) return input.reduce<number>((s, x) => s + rawTextOrIds(x), 0);
+  return 0;
+}
+
+export function responsesPromptTokens(input: unknown, instructions: unknown): number {
+  let n = typeof instructions === 'string' ? countWords(instructions) : 0;
+  if (typeof input === 'string') n += countWords(input);
+  else if (Array.isArray(input)) {
+    for (const item of input) {
+      if (typeof item === 'string') n += countWords(item);
+      else if (item && typeof item === 'object') n += contentWords((item as { content?: unknown }).content);
+    }
+  }
+  return Math.max(1, n);
+}
+
+const CONTENT_WORDS = [
+  'lorem', 'ipsum', 'dolor', 'sit', 'amet', 'consectetur', 'adipiscing', 'elit',
+  'sed', 'do', 'eiusmod', 'tempor', 'incididunt', 'ut', 'labore', 'magna',
+];
+const REASONING_WORDS = ['let', 'me', 'think', 'about', 'this', 'step', 'by', 'carefully'];
+
+export type TokenKind = 'content' | 'reasoning';
+
+/** Text of tokens [from, to) of a sequence. */
+export function tokenText(kind: TokenKind, from: number, to: number): string {
+  const words = kind === 'content' ? CONTENT_WORDS : REASONING_WORDS;
+  let s = '';
+  for (let i = from; i < to; i++) s += (i === 0 ? '' : ' ') + words[i % words.length];
+  return s;
+}
+
+/** Split `total` tokens into chunks of `perChunk` (last may be smaller). Returns [from, to) ranges. */
+export function chunkRanges(total: number, perChunk: number): Array<[number, number]> {
+  const out: Array<[number, number]> = [];
+  for (let from = 0; from < total; from += perChunk) out.push([from, Math.min(total, from + perChunk)]);
+  return out;
+}
+
+export interface OutputPlan {
+  /** Content tokens (or tool-call argument tokens). */
+  contentTokens: number;
+  reasoningTokens: number;
+  /** 'length' when the request's max-token limit cut the output, else 'stop'. */
+  finishReason: 'stop' | 'length';
+  cachedTokens: number;
+}
+
+/**
+ * Output length rule: the natural length is `x-sim-output-tokens` if present,
+ * else (no request limit) the configured `outputTokens`, else unbounded. With a
+ * request limit M (max_tokens / max_completion_tokens / max_output_tokens) the
+ * content is min(natural, M) and finish_reason is 'length' iff it equals M;
+ * without a limit finish_reason is 'stop'. Reasoning tokens come on top and
+ * are not capped. completion_tokens = content + reasoning.
+ */
+export function planOutput(
+  requestMax: number | undefined,
+  ov: RequestOverrides,
+  defaultOutputTokens: number,
+  promptTokens: number,
+  withReasoning: boolean,
+): OutputPlan {
+  const natural = ov.outputTokens ?? (requestMax === undefined ? defaultOutputTokens : Infinity);
+  const contentTokens = requestMax === undefined ? natural : Math.min(natural, requestMax);
+  return {
+    contentTokens,
+    reasoningTokens: withReasoning ? ov.reasoningTokens : 0,
+    finishReason: requestMax !== undefined && contentTokens === requestMax ? 'length' : 'stop',
+    cachedTokens: Math.min(ov.cachedTokens, promptTokens),
+  };
+}
+
+/** Deterministic token id of a word (used by /tokenize). */
+export function wordTokenId(word: string): number {
+  return 100 + (fnv1a(word) % 150000);
+}
+
+export function fnv1a(s: string): number {
+  let h = 0x811c9dc5;
+  for (let i = 0; i < s.length; i++) {
+    h ^= s.charCodeAt(i);
+    h = Math.imul(h, 0x01000193);
+  }
+  return h >>> 0;
+}
+
+/** Tool-call arguments split into per-chunk pieces: `{"text": "<words>"}`. */
+export function toolArgumentPieces(tokens: number, perChunk: number): string[] {
+  const ranges = chunkRanges(tokens, perChunk);
+  if (ranges.length === 0) return ['{"text": ""}'];
+  return ranges.map(([from, to], i) => {
+    let piece = tokenText('content', from, to);
+    if (i === 0) piece = '{"text": "' + piece;
+    if (i === ranges.length - 1) piece += '"}';
+    return piece;
+  });
+}
+
+export interface UsageInfo {
+  prompt_tokens: number;
+  total_tokens: number;
+  completion_tokens: number;
+  prompt_tokens_details?: { cached_tokens: number } | null;
+  completion_tokens_details?: { reasoning_tokens: number };
+}
+
+/**
+ * vLLM UsageInfo. prompt_tokens_details appears when cached tokens are
+ * simulated (as `null` otherwise when `withNulls`, like vLLM's non-streaming
+ * bodies); completion_tokens_details when reasoning is on for the request.
+ */
+export function usageInfo(
+  promptTokens: number,
+  completionTokens: number,
+  plan: Pick<OutputPlan, 'cachedTokens' | 'reasoningTokens'>,
+  withNulls: boolean,
+): UsageInfo {
+  const u: UsageInfo = {
+    prompt_tokens: promptTokens,
+    total_tokens: promptTokens + completionTokens,
+    completion_tokens: completionTokens,
+  };
+  if (plan.cachedTokens > 0) u.prompt_tokens_details = { cached_tokens: plan.cachedTokens };
+  else if (withNulls) u.prompt_tokens_details = null;
+  if (plan.reasoningTokens > 0) u.completion_tokens_details = { reasoning_tokens: plan.reasoningTokens };
+  return u;
+}

@@ -1,0 +1,155 @@
+/** Wire-level behaviour against scripted upstreams: exact bytes, no buffering, headers both ways. */
+import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import { metricSum, scrape } from '../helpers/prom.js';
+import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { eventually } from '../helpers/wait.js';
+
+let up: RawUpstream | undefined;
+let tap: RunningTokentap | undefined;
+afterEach(async () => {
+  await tap?.close();
+  await up?.close();
+  tap = up = undefined;
+});
+
+const start = (upstream: string, extra: Record<string, unknown> = {}) =>
+  startTokentap({ upstream, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off', ...extra });
+
+const ev = (content: string) =>
+  `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"logprobs":null,"finish_reason":null}]}\n\n`;
+
+/** A stream with odd-but-valid framing: the proxy must deliver it byte for byte. */
+const ODD_STREAM = [': hello\r\n\r\n', 'data: {"id":"c","choices":[{"index":0,"delta":{"role":"assistant","content":""}}]}\n\n', ev('Grüße 🙂'), 'event: x\r\nid: 7\r\ndata: not json\r\n\r\n', ev('end'), 'data: [DONE]\n\n'];
+
+describe('bytes pass through', () => {
+  it('when nothing is injected, the client gets the upstream bytes unchanged', async () => {
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      for (const piece of ODD_STREAM) res.write(piece);
+      res.end();
+    });
+    tap = await start(up.url);
+    const body = JSON.stringify({ model: 'm', stream: true, stream_options: { include_usage: true }, messages: [] });
+    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body, headers: { 'content-type': 'application/json' } });
+    expect(await res.body.text()).toBe(ODD_STREAM.join(''));
+    expect(up.requests[0].body).toBe(body); // the same request bytes upstream
+    expect(res.headers['x-accel-buffering']).toBe('no');
+    expect(res.headers['cache-control']).toBe('no-cache');
+    const m = await scrape(tap.metricsUrl);
+    expect(metricSum(m, 'tokentap_time_to_first_token_seconds_count', { model: 'm' })).toBe(1);
+    expect(metricSum(m, 'tokentap_tokens_total', { model: 'm', type: 'completion' })).toBe(2); // estimated: 2 token events
+    expect(metricSum(m, 'tokentap_usage_estimated_total', { model: 'm' })).toBe(1);
+  });
+
+  it('with inject_usage off, the request and response bytes are untouched', async () => {
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(ODD_STREAM.join(''));
+    });
+    tap = await start(up.url, { inject_usage: false });
+    const body = '{"model":"m","stream":true,"messages":[]}';
+    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body });
+    expect(await res.body.text()).toBe(ODD_STREAM.join(''));
+    expect(up.requests[0].body).toBe(body);
+  });
+
+  it('non-SSE bodies pass through as they are, with their content-length', async () => {
+    const payload = JSON.stringify({ id: 'x', usage: { prompt_tokens: 3, completion_tokens: 4, total_tokens: 7 } });
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'content-length': Buffer.byteLength(payload) });
+      res.end(payload);
+    });
+    tap = await start(up.url);
+    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body: '{"model":"m"}' });
+    expect(res.headers['content-length']).toBe(String(Buffer.byteLength(payload)));
+    expect(await res.body.text()).toBe(payload);
+    await eventually(async () => metricSum(await scrape(tap!.metricsUrl), 'tokentap_tokens_total', { type: 'completion' }) === 4);
+  });
+
+  it('a body that is not JSON is forwarded untouched and metered as model="unknown"', async () => {
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(400, { 'content-type': 'application/json' });
+      res.end('{"error":{"message":"bad json"}}');
+    });
+    tap = await start(up.url);
+    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body: 'this is {not json' });
+    expect(res.statusCode).toBe(400);
+    expect(await res.body.text()).toBe('{"error":{"message":"bad json"}}');
+    expect(up.requests[0].body).toBe('this is {not json');
+    const m = await scrape(tap.metricsUrl);
+    expect(metricSum(m, 'tokentap_requests_total', { model: 'unknown', code: '400', outcome: 'upstream_error' })).toBe(1);
+  });
+});
+
+describe('streaming is not buffered', () => {
+  it('each event reaches the client within a few ms of being sent upstream', async () => {
+    const sentAt: number[] = [];
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      let i = 0;
+      const timer = setInterval(() => {
+        sentAt.push(performance.now());
+        res.write(ev(`t${i}`));
+        if (++i === 5) {
+          clearInterval(timer);
+          res.end('data: [DONE]\n\n');
+        }
+      }, 150);
+    });
+    tap = await start(up.url);
+    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body: '{"model":"m","stream":true}' });
+    const arrivedAt: number[] = [];
+    for await (const piece of res.body) {
+      const n = (piece.toString().match(/"content"/g) ?? []).length;
+      for (let k = 0; k < n; k++) arrivedAt.push(performance.now());
+    }
+    expect(arrivedAt).toHaveLength(5);
+    const lags = arrivedAt.map((t, i) => t - sentAt[i]);
+    // 150 ms apart upstream; buffering would show as lags of hundreds of ms.
+    for (const lag of lags) expect(lag).toBeLessThan(40);
+  });
+});
+
+describe('headers', () => {
+  it('forwards end-to-end headers both ways, strips hop-by-hop, adds X-Forwarded-*, sets x-request-id', async () => {
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-upstream': 'yes', 'keep-alive': 'timeout=77', connection: 'keep-alive' });
+      res.end('{}');
+    });
+    tap = await start(up.url);
+    // node:http sends a Connection header as given (undici refuses custom Connection values)
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${tap!.proxyUrl}/v1/models?x=1`, {
+        headers: { authorization: 'Bearer sk-abc', 'x-client': 'c', connection: 'x-drop', 'x-drop': '1', 'x-request-id': 'my-id-1' },
+      });
+      req.on('response', resolve).on('error', reject).end();
+    });
+    for await (const _ of res) void _;
+    const seen = up.requests[0];
+    expect(seen.url).toBe('/v1/models?x=1');
+    expect(seen.headers.authorization).toBe('Bearer sk-abc');
+    expect(seen.headers['x-client']).toBe('c');
+    expect(seen.headers['x-drop']).toBeUndefined();
+    expect(seen.headers['x-request-id']).toBe('my-id-1');
+    expect(seen.headers['x-forwarded-for']).toBe('127.0.0.1');
+    expect(seen.headers['x-forwarded-proto']).toBe('http');
+    expect(seen.headers['x-forwarded-host']).toBe(new URL(tap.proxyUrl).host);
+    expect(seen.headers.host).toBe(new URL(up.url).host);
+    expect(res.headers['x-upstream']).toBe('yes');
+    expect(res.headers['keep-alive']).not.toBe('timeout=77'); // the proxy's own keep-alive, not the upstream's
+    expect(res.headers['x-request-id']).toBe('my-id-1');
+  });
+
+  it('generates an x-request-id when the client sends none, and sends the same one upstream', async () => {
+    up = await startRawUpstream((_req, res) => res.end('ok'));
+    tap = await start(up.url);
+    const res = await request(`${tap.proxyUrl}/anything`, { method: 'DELETE' });
+    await res.body.text();
+    expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
+    expect(up.requests[0].headers['x-request-id']).toBe(res.headers['x-request-id']);
+    expect(up.requests[0].method).toBe('DELETE');
+  });
+});

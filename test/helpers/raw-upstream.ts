@@ -1,0 +1,38 @@
+/** A hand-scripted upstream on port 0, for wire-level tests (exact bytes, timing, headers). */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
+import type { AddressInfo } from 'node:net';
+
+export interface RawUpstream {
+  url: string;
+  server: Server;
+  /** The requests received, with their bodies. */
+  requests: { method: string; url: string; headers: IncomingMessage['headers']; rawHeaders: string[]; body: string }[];
+  close(): Promise<void>;
+}
+
+export async function startRawUpstream(
+  handler: (req: IncomingMessage, res: ServerResponse, body: string) => void,
+): Promise<RawUpstream> {
+  const requests: RawUpstream['requests'] = [];
+  const server = createServer((req, res) => {
+    const parts: Buffer[] = [];
+    req.on('data', (c: Buffer) => parts.push(c));
+    req.on('end', () => {
+      const body = Buffer.concat(parts).toString('utf8');
+      requests.push({ method: req.method ?? '', url: req.url ?? '', headers: req.headers, rawHeaders: req.rawHeaders, body });
+      handler(req, res, body);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  return {
+    url: `http://127.0.0.1:${port}`,
+    server,
+    requests,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}
