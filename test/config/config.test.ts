@@ -91,3 +91,10 @@ describe('ModelLabeler', () => {
     expect([l.label('a'), l.label('b')]).toEqual(['a', 'other']);
   });
 });
+
+describe('config.example.yaml', () => {
+  it('is valid and states the defaults', () => {
+    const fromExample = loadConfig({ file: new URL('../../config.example.yaml', import.meta.url).pathname, env: {} });
+    expect(fromExample).toEqual(loadConfig({ env: {} }));
+  });
+});
