@@ -86,6 +86,13 @@ describe('ModelLabeler', () => {
     const l = new ModelLabeler([], 2);
     expect([l.label('a'), l.label('b'), l.label('c'), l.label('a'), l.label(undefined)]).toEqual(['a', 'b', 'other', 'a', 'unknown']);
   });
+  it('100,000 distinct names: the label set stays at max_models + other', () => {
+    const l = new ModelLabeler([], 100);
+    const labels = new Set<string>();
+    for (let i = 0; i < 100_000; i++) labels.add(l.label(`name-${i}`));
+    expect(labels.size).toBe(101);
+    expect(l.label('x'.repeat(500))).toBe('other');
+  });
   it('with an allowlist, only those', () => {
     const l = new ModelLabeler(['a'], 100);
     expect([l.label('a'), l.label('b')]).toEqual(['a', 'other']);

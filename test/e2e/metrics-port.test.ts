@@ -1,0 +1,59 @@
+/** The metrics port: /healthz, /readyz, the optional bearer token, and the bounded model label. */
+import { request } from 'undici';
+import { afterEach, describe, expect, it } from 'vitest';
+import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import { metricSum } from '../helpers/prom.js';
+import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+
+let up: RawUpstream | undefined;
+let tap: RunningTokentap | undefined;
+afterEach(async () => {
+  await tap?.close();
+  await up?.close();
+  tap = up = undefined;
+});
+
+const start = async (extra: Record<string, unknown> = {}) => {
+  up = await startRawUpstream((_req, res) => {
+    res.writeHead(200, { 'content-type': 'application/json' });
+    res.end('{"object":"list","data":[],"usage":{"prompt_tokens":2,"total_tokens":2}}');
+  });
+  tap = await startTokentap({ upstream: up.url, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off', ...extra });
+  return tap;
+};
+
+describe('metrics port', () => {
+  it('/healthz and /readyz answer 200 when the upstream is reachable', async () => {
+    await start();
+    expect((await fetch(`${tap!.metricsUrl}/healthz`)).status).toBe(200);
+    expect((await fetch(`${tap!.metricsUrl}/readyz`)).status).toBe(200);
+    await up!.close();
+    expect((await fetch(`${tap!.metricsUrl}/readyz`)).status).toBe(503);
+  });
+
+  it('with metrics_token, /metrics needs the bearer token', async () => {
+    await start({ metrics_token: 's3cret' });
+    expect((await fetch(`${tap!.metricsUrl}/metrics`)).status).toBe(401);
+    expect((await fetch(`${tap!.metricsUrl}/metrics`, { headers: { authorization: 'Bearer wrong' } })).status).toBe(401);
+    const ok = await fetch(`${tap!.metricsUrl}/metrics`, { headers: { authorization: 'Bearer s3cret' } });
+    expect(ok.status).toBe(200);
+    expect(await ok.text()).toMatch(/tokentap_process_cpu_seconds_total/);
+  });
+
+  it('thousands of distinct model names keep the series bounded at max_models + other', async () => {
+    await start({ max_models: 10 });
+    const send = (model: string) =>
+      request(`${tap!.proxyUrl}/v1/embeddings`, { method: 'POST', body: JSON.stringify({ model, input: 'x' }) }).then((r) => r.body.text());
+    for (let i = 0; i < 20; i++) await send(`model-${i}`);
+    const sizeAfter20 = (await (await fetch(`${tap!.metricsUrl}/metrics`)).text()).length;
+    for (let batch = 0; batch < 20; batch++) await Promise.all(Array.from({ length: 100 }, (_, i) => send(`m-${batch}-${i}`)));
+    const text = await (await fetch(`${tap!.metricsUrl}/metrics`)).text();
+    const models = new Set([...text.matchAll(/tokentap_requests_total\{model="([^"]*)"/g)].map((m) => m[1]));
+    expect(models.size).toBe(11);
+    expect(models.has('other')).toBe(true);
+    expect(metricSum(text, 'tokentap_requests_total')).toBe(2020);
+    expect(metricSum(text, 'tokentap_requests_total', { model: 'other' })).toBe(2010);
+    // 2,000 more distinct names, and /metrics grew only by digits of the counters
+    expect(text.length - sizeAfter20).toBeLessThan(2000);
+  });
+});
