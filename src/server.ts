@@ -1,7 +1,7 @@
 /** Starts tokentap: the proxy port, the metrics port, and a graceful close. The programmatic entry point. */
 import { createAdaptorServer } from '@hono/node-server';
 import type { Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import type { AddressInfo, Socket } from 'node:net';
 import { validateConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
 import { openAccessLog } from './log/access-log.js';
@@ -9,6 +9,7 @@ import { createMetricsApp } from './metrics/app.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { ModelLabeler } from './metrics/model-label.js';
 import { createProxyApp } from './proxy/app.js';
+import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
 import type { Exchange } from './proxy/exchange.js';
 import { createUpstream } from './proxy/upstream.js';
 
@@ -46,13 +47,20 @@ export async function startTokentap(input: ConfigInput | Config): Promise<Runnin
   const metrics = createMetrics(config.buckets);
   const log = openAccessLog(config.access_log);
   const active = new Set<Exchange>();
-  const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active };
+  const clientErrors = newClientErrorState();
+  const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active, clientErrors };
 
   const proxyServer = createAdaptorServer({
     fetch: createProxyApp(deps).fetch,
     overrideGlobalObjects: false,
     autoCleanupIncoming: false,
+    serverOptions: {
+      requestTimeout: config.request_timeout,
+      headersTimeout: Math.min(60_000, config.request_timeout),
+      connectionsCheckingInterval: Math.max(10, Math.min(30_000, config.request_timeout / 4)),
+    },
   }) as Server;
+  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(deps, clientErrors, err, socket as Socket));
   const metricsServer = createAdaptorServer({
     fetch: createMetricsApp({ register: metrics.register, ready: () => upstream.probe(), token: config.metrics_token }).fetch,
     overrideGlobalObjects: false,

@@ -67,6 +67,8 @@ export const configSchema = z.strictObject({
   upstream_headers_timeout: duration('600s'),
   upstream_idle_timeout: duration('300s'),
   shutdown_grace: duration('30s'),
+  /** Time a client has to send its whole request (headers and body); exceeded: 408, outcome rejected. */
+  request_timeout: duration('300s'),
   inject_usage: bool(true),
   model_allowlist: stringList,
   max_models: z.coerce.number().int().min(1).default(100),
@@ -100,6 +102,7 @@ export const ENV_FIELDS = [
   'upstream_headers_timeout',
   'upstream_idle_timeout',
   'shutdown_grace',
+  'request_timeout',
   'inject_usage',
   'model_allowlist',
   'max_models',

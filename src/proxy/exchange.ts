@@ -29,8 +29,10 @@ export class Exchange {
   stream: boolean;
   private finished = false;
   private readonly inFlight;
-  /** Set by the edge: aborts the upstream request and ends the client response (used on shutdown). */
-  abort: () => void = () => {};
+  /** Set by the edge: aborts the upstream request and cuts the client response. */
+  cut: () => void = () => {};
+  /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
+  cutOutcome: Outcome | null = null;
 
   constructor(private readonly sinks: ExchangeSinks, init: ExchangeInit) {
     this.t0 = init.t0;
@@ -42,6 +44,12 @@ export class Exchange {
     this.inFlight = sinks.metrics.inFlight(init.model, init.endpoint);
     this.inFlight.inc();
     sinks.active.add(this);
+  }
+
+  /** Ends the exchange from tokentap's side (shutdown grace over): recorded as stream_error. */
+  abort(): void {
+    this.cutOutcome = 'stream_error';
+    this.cut();
   }
 
   get isFinished(): boolean {

@@ -6,6 +6,7 @@ import type { ModelLabeler } from '../metrics/model-label.js';
 import { UNKNOWN_MODEL } from '../metrics/model-label.js';
 import { acceptsStreamOptions, classifyEndpoint } from './endpoint.js';
 import { bodyTooLarge, errorBody, type ProxyErrorSpec } from './errors.js';
+import type { ClientErrorState } from './client-errors.js';
 import { Exchange, type ExchangeSinks } from './exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
@@ -17,6 +18,7 @@ export interface ProxyDeps extends ExchangeSinks {
   config: Config;
   upstream: Upstream;
   models: ModelLabeler;
+  clientErrors: ClientErrorState;
 }
 
 const NO_FACTS: RequestFacts = { model: undefined, stream: false, includeUsage: false, json: null };
@@ -38,16 +40,23 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
 
   let body: Buffer | undefined;
   if (hasBody(incoming)) {
+    const socket = incoming.socket;
+    deps.clientErrors.readingBody.add(socket);
     try {
       body = await readBody(incoming, deps.config.body_limit);
     } catch (err) {
       const exchange = newExchange(UNKNOWN_MODEL, false);
       if (err instanceof BodyTooLargeError) {
         sendError(outgoing, exchange, bodyTooLarge(deps.config.body_limit), 'rejected', true);
+      } else if (deps.clientErrors.refused.has(socket)) {
+        // the HTTP layer refused it mid-body (request_timeout: 408, bad chunked framing: 400)
+        exchange.finishPlain('rejected', deps.clientErrors.refused.get(socket)!);
       } else {
         exchange.finishPlain('client_aborted', CLIENT_CLOSED_REQUEST);
       }
       return;
+    } finally {
+      deps.clientErrors.readingBody.delete(socket);
     }
   }
 
@@ -64,9 +73,9 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
     if (outgoing.writableFinished) return;
     clientGone = true;
     abort.abort();
-    if (!responding) exchange.finishPlain('client_aborted', CLIENT_CLOSED_REQUEST);
+    if (!responding) exchange.finishPlain(exchange.cutOutcome ?? 'client_aborted', CLIENT_CLOSED_REQUEST);
   });
-  exchange.abort = () => {
+  exchange.cut = () => {
     abort.abort();
     outgoing.destroy();
   };

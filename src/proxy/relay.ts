@@ -75,7 +75,7 @@ export function relayResponse(ctx: RelayContext): void {
     finishWith(failure ?? (upstreamError ? 'upstream_error' : 'ok'));
   });
   outgoing.on('close', () => {
-    if (!outgoing.writableFinished) finishWith(failure ?? 'client_aborted');
+    if (!outgoing.writableFinished) finishWith(failure ?? exchange.cutOutcome ?? 'client_aborted');
   });
   body.on('error', (err) => {
     if (ctx.clientGone()) return; // the close handler records client_aborted
