@@ -3,7 +3,7 @@
 import { readFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactUrl } from './config/load.js';
-import { startTokentap } from './server.js';
+import { startWithConfig } from './server.js';
 
 const HELP = `tokentap — a transparent metering proxy for OpenAI-compatible inference servers
 
@@ -72,7 +72,7 @@ async function runProxy(argv: string[]): Promise<void> {
         `(set --upstream or TOKENTAP_UPSTREAM to meter a real server)\n`,
     );
   }
-  const running = await startTokentap(config);
+  const running = await startWithConfig(config);
   process.stderr.write(
     `tokentap ${version()}: proxying ${running.proxyUrl} -> ${redactUrl(config.upstream ?? '')}; ` +
       `metrics at ${running.metricsUrl}/metrics\n`,

@@ -36,8 +36,13 @@ function listen(server: Server, port: number, host: string): Promise<string> {
   });
 }
 
-export async function startTokentap(input: ConfigInput | Config): Promise<RunningTokentap> {
-  const config = validateConfig(input as Record<string, unknown>);
+/** Starts tokentap from raw config fields (validated here; defaults applied). */
+export function startTokentap(input: ConfigInput): Promise<RunningTokentap> {
+  return startWithConfig(validateConfig(input as Record<string, unknown>));
+}
+
+/** Starts tokentap from an already validated config (e.g. loadConfig's). */
+export async function startWithConfig(config: Config): Promise<RunningTokentap> {
   if (config.upstream === undefined) throw new Error('startTokentap: `upstream` is required');
   const upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.upstream_connect_timeout,
