@@ -12,26 +12,13 @@
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
 import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
-import {
-  chatPromptTokens,
-  chunkRanges,
-  planOutput,
-  tokenText,
-  toolArgumentPieces,
-  usageInfo,
-  type OutputPlan,
-} from './tokens.js';
+import { SlotPlan, chatPromptTokens, planOutput, tokenText, toolArguments, usageInfo, type OutputPlan, type Slot } from './tokens.js';
 
 interface ToolPlan {
   id: string;
   name: string;
   /** tool_choice named a function: vLLM reports finish_reason "stop". */
   named: boolean;
-}
-
-interface Slot {
-  delta: Record<string, unknown>;
-  tokens: number;
 }
 
 function planTool(body: Record<string, unknown>, forced: boolean): ToolPlan | undefined {
@@ -48,28 +35,17 @@ function planTool(body: Record<string, unknown>, forced: boolean): ToolPlan | un
   return { id: `chatcmpl-tool-${hexId()}`, name: namedName ?? firstName ?? 'sim_tool', named: namedName !== undefined };
 }
 
-function buildSlots(plan: OutputPlan, tool: ToolPlan | undefined, perChunk: number, reasoningField: string): Slot[] {
-  const slots: Slot[] = [];
-  for (const [a, b] of chunkRanges(plan.reasoningTokens, perChunk)) {
-    slots.push({ delta: { [reasoningField]: tokenText('reasoning', a, b) }, tokens: b - a });
+function slotDelta(slot: Slot, tool: ToolPlan | undefined, reasoningField: string): Record<string, unknown> {
+  switch (slot.kind) {
+    case 'reasoning':
+      return { [reasoningField]: slot.text };
+    case 'tool-start':
+      return { tool_calls: [{ index: 0, id: tool!.id, type: 'function', function: { name: tool!.name, arguments: '' } }] };
+    case 'tool-args':
+      return { tool_calls: [{ index: 0, function: { arguments: slot.text } }] };
+    default:
+      return { content: slot.text };
   }
-  if (tool) {
-    slots.push({
-      delta: { tool_calls: [{ index: 0, id: tool.id, type: 'function', function: { name: tool.name, arguments: '' } }] },
-      tokens: 0,
-    });
-    const ranges = chunkRanges(plan.contentTokens, perChunk);
-    toolArgumentPieces(plan.contentTokens, perChunk).forEach((piece, i) => {
-      const r = ranges[i];
-      slots.push({ delta: { tool_calls: [{ index: 0, function: { arguments: piece } }] }, tokens: r ? r[1] - r[0] : 0 });
-    });
-  } else {
-    for (const [a, b] of chunkRanges(plan.contentTokens, perChunk)) {
-      slots.push({ delta: { content: tokenText('content', a, b) }, tokens: b - a });
-    }
-  }
-  if (slots.length === 0) slots.push({ delta: { content: '' }, tokens: 0 });
-  return slots;
 }
 
 function finishReason(plan: OutputPlan, tool: ToolPlan | undefined): string {
@@ -88,7 +64,7 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   const promptTokens = chatPromptTokens(messages);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true);
   const tool = planTool(body, ctx.ov.toolCall);
-  const slots = buildSlots(plan, tool, ctx.ov.tokensPerChunk, ctx.opts.reasoningField);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, tool !== undefined);
   const completionTokens = plan.contentTokens + plan.reasoningTokens;
   const finish = finishReason(plan, tool);
   const id = `chatcmpl-${hexId()}`;
@@ -96,7 +72,7 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   const model = requestModel(body, ctx.opts);
 
   if (!flags.stream) {
-    if (!(await holdNonStreaming(ctx, slots.length))) return;
+    if (!(await holdNonStreaming(ctx, slots.count))) return;
     const reasoning = plan.reasoningTokens > 0 ? tokenText('reasoning', 0, plan.reasoningTokens) : null;
     const message: Record<string, unknown> = {
       role: 'assistant',
@@ -107,8 +83,7 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
       function_call: null,
     };
     if (tool) {
-      const args = toolArgumentPieces(plan.contentTokens, ctx.ov.tokensPerChunk).join('');
-      message.tool_calls = [{ id: tool.id, type: 'function', function: { name: tool.name, arguments: args } }];
+      message.tool_calls = [{ id: tool.id, type: 'function', function: { name: tool.name, arguments: toolArguments(plan.contentTokens) } }];
     }
     message[ctx.opts.reasoningField] = reasoning;
     sendJson(ctx.res, 200, {
@@ -141,12 +116,13 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   const result = await runSlots(
     ctx,
     w,
-    slots.length,
+    slots.count,
     (k) => {
-      const slot = slots[k]!;
+      const slot = slots.slot(k);
       soFar += slot.tokens;
-      const last = k === slots.length - 1;
-      const choice: Record<string, unknown> = { index: 0, delta: slot.delta, logprobs: null, finish_reason: last ? finish : null };
+      const last = k === slots.count - 1;
+      const delta = slotDelta(slot, tool, ctx.opts.reasoningField);
+      const choice: Record<string, unknown> = { index: 0, delta, logprobs: null, finish_reason: last ? finish : null };
       if (last) choice.stop_reason = null;
       return w.data(chunk([choice], soFar));
     },

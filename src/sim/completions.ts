@@ -9,7 +9,7 @@
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
 import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
-import { chunkRanges, planOutput, textOrIdsTokens, tokenText, usageInfo } from './tokens.js';
+import { SlotPlan, planOutput, textOrIdsTokens, tokenText, usageInfo } from './tokens.js';
 
 function validPrompt(p: unknown): boolean {
   if (typeof p === 'string') return true;
@@ -26,15 +26,14 @@ export async function handleCompletions(ctx: ReqCtx): Promise<void> {
   const requestMax = optionalLimit(body, 'max_tokens');
   const promptTokens = textOrIdsTokens(body.prompt);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, false);
-  const ranges = chunkRanges(plan.contentTokens, ctx.ov.tokensPerChunk);
-  if (ranges.length === 0) ranges.push([0, 0]);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, false);
   const id = `cmpl-${hexId()}`;
   const created = nowSeconds();
   const model = requestModel(body, ctx.opts);
   const finish = plan.finishReason;
 
   if (!flags.stream) {
-    if (!(await holdNonStreaming(ctx, ranges.length))) return;
+    if (!(await holdNonStreaming(ctx, slots.count))) return;
     sendJson(ctx.res, 200, {
       id,
       object: 'text_completion',
@@ -64,17 +63,17 @@ export async function handleCompletions(ctx: ReqCtx): Promise<void> {
   const result = await runSlots(
     ctx,
     w,
-    ranges.length,
+    slots.count,
     (k) => {
-      const [a, b] = ranges[k]!;
-      soFar += b - a;
-      const last = k === ranges.length - 1;
+      const slot = slots.slot(k);
+      soFar += slot.tokens;
+      const last = k === slots.count - 1;
       const c: Record<string, unknown> = {
         id,
         object: 'text_completion',
         created,
         model,
-        choices: [{ index: 0, text: tokenText('content', a, b), logprobs: null, finish_reason: last ? finish : null, stop_reason: null }],
+        choices: [{ index: 0, text: slot.text, logprobs: null, finish_reason: last ? finish : null, stop_reason: null }],
       };
       if (flags.continuousUsage) {
         c.usage = { prompt_tokens: promptTokens, completion_tokens: soFar, total_tokens: promptTokens + soFar };

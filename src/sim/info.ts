@@ -6,7 +6,7 @@ import type { ServerResponse } from 'node:http';
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, sendJson } from './http.js';
 import type { ResolvedSimOptions } from './options.js';
-import { contentWords, countWords, wordTokenId } from './tokens.js';
+import { splitWords, wordTokenId } from './tokens.js';
 
 /** Reported by GET /version: a vLLM-like version with a local tag marking the simulator. */
 export const SIM_VLLM_VERSION = '0.11.0+tokentap.sim';
@@ -54,10 +54,6 @@ export function handleModels(res: ServerResponse, opts: ResolvedSimOptions): voi
   });
 }
 
-function words(text: string): string[] {
-  return text.split(/\s+/u).filter((w) => w !== '');
-}
-
 /**
  * POST /tokenize ({prompt} or {messages}): one token per whitespace-separated
  * word (ids are a hash of the word), so `count` equals the prompt_tokens the
@@ -67,19 +63,17 @@ function words(text: string): string[] {
 export function handleTokenize(ctx: ReqCtx): void {
   const body = asObject(ctx.body);
   let list: string[];
-  if (typeof body.prompt === 'string') list = words(body.prompt);
+  if (typeof body.prompt === 'string') list = splitWords(body.prompt);
   else if (Array.isArray(body.messages)) {
     list = [];
     for (const m of body.messages) {
       const c = m && typeof m === 'object' ? (m as { content?: unknown }).content : undefined;
-      if (typeof c === 'string') list.push(...words(c));
+      if (typeof c === 'string') list.push(...splitWords(c));
       else if (Array.isArray(c)) {
-        for (const p of c) if (p && typeof p === 'object' && typeof p.text === 'string') list.push(...words(p.text));
+        for (const p of c) if (p && typeof p === 'object' && typeof p.text === 'string') list.push(...splitWords(p.text));
       }
-      void contentWords;
     }
   } else throw new BadRequest('prompt or messages: Field required', 'prompt');
   const tokens = list.length > 0 ? list.map(wordTokenId) : [1];
-  void countWords;
   sendJson(ctx.res, 200, { count: tokens.length, max_model_len: ctx.opts.maxModelLen, tokens, token_strs: null });
 }

@@ -18,13 +18,9 @@
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson } from './http.js';
 import { EventWriter, INBAND_ERROR_MESSAGE, holdNonStreaming, runSlots } from './sse.js';
-import { chunkRanges, planOutput, responsesPromptTokens, tokenText, toolArgumentPieces, type OutputPlan } from './tokens.js';
+import { SlotPlan, planOutput, responsesPromptTokens, tokenText, toolArguments, type Slot } from './tokens.js';
 
 type Kind = 'reasoning' | 'text' | 'tool';
-interface Slot {
-  kind: Kind;
-  delta: string;
-}
 interface Tool {
   name: string;
   itemId: string;
@@ -41,16 +37,8 @@ function planTool(body: Record<string, unknown>, forced: boolean): Tool | undefi
   return { name, itemId: `fc_${hexId()}`, callId: `call_${hexId()}` };
 }
 
-function buildSlots(plan: OutputPlan, tool: Tool | undefined, perChunk: number): Slot[] {
-  const slots: Slot[] = chunkRanges(plan.reasoningTokens, perChunk).map(([a, b]) => ({ kind: 'reasoning', delta: tokenText('reasoning', a, b) }));
-  if (tool) {
-    slots.push({ kind: 'tool', delta: '' });
-    for (const piece of toolArgumentPieces(plan.contentTokens, perChunk)) slots.push({ kind: 'tool', delta: piece });
-  } else {
-    for (const [a, b] of chunkRanges(plan.contentTokens, perChunk)) slots.push({ kind: 'text', delta: tokenText('content', a, b) });
-    if (plan.contentTokens === 0) slots.push({ kind: 'text', delta: '' });
-  }
-  return slots;
+function itemKind(slot: Slot): Kind {
+  return slot.kind === 'reasoning' ? 'reasoning' : slot.kind === 'text' ? 'text' : 'tool';
 }
 
 export async function handleResponses(ctx: ReqCtx): Promise<void> {
@@ -61,7 +49,7 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
   const promptTokens = responsesPromptTokens(input, body.instructions);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true);
   const tool = planTool(body, ctx.ov.toolCall);
-  const slots = buildSlots(plan, tool, ctx.ov.tokensPerChunk);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, tool !== undefined);
   const model = requestModel(body, ctx.opts);
   const createdAt = nowSeconds();
   const respId = `resp_${hexId()}`;
@@ -114,14 +102,17 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
     const content = done ? [{ type: 'output_text', text, annotations: [], logprobs: [] }] : [];
     return { id: ids.text, type: 'message', role: 'assistant', status: done ? 'completed' : 'in_progress', content };
   };
-  const finalText: Record<Kind, string> = { reasoning: '', text: '', tool: '' };
-  for (const s of slots) finalText[s.kind] += s.delta;
-  const kindsInOrder = [...new Set(slots.map((s) => s.kind))];
-  const finalOutput = kindsInOrder.map((k) => item(k, finalText[k], true));
+  const kindsInOrder: Kind[] = [];
+  if (plan.reasoningTokens > 0) kindsInOrder.push('reasoning');
+  if (tool) kindsInOrder.push('tool');
+  else if (plan.contentTokens > 0 || plan.reasoningTokens === 0) kindsInOrder.push('text');
+  const finalText = (k: Kind): string =>
+    k === 'reasoning' ? tokenText('reasoning', 0, plan.reasoningTokens) : k === 'tool' ? toolArguments(plan.contentTokens) : tokenText('content', 0, plan.contentTokens);
+  const finalOutput = (): unknown[] => kindsInOrder.map((k) => item(k, finalText(k), true));
 
   if (body.stream !== true) {
-    if (!(await holdNonStreaming(ctx, slots.length))) return;
-    sendJson(ctx.res, 200, response(status, finalOutput, usage));
+    if (!(await holdNonStreaming(ctx, slots.count))) return;
+    sendJson(ctx.res, 200, response(status, finalOutput(), usage));
     return;
   }
 
@@ -146,7 +137,7 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
     return added;
   };
   const closeItem = (k: Kind): Array<[string, Record<string, unknown>]> => {
-    const t = finalText[k];
+    const t = finalText(k);
     const doneItem: [string, Record<string, unknown>] = ['response.output_item.done', { output_index: outputIndex, item: item(k, t, true) }];
     if (k === 'tool') return [['response.function_call_arguments.done', { ...loc(k), arguments: t, name: tool!.name }], doneItem];
     if (k === 'reasoning') {
@@ -163,27 +154,26 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
     ];
   };
   const deltaEvent = (s: Slot): [string, Record<string, unknown>] => {
-    if (s.kind === 'reasoning') return ['response.reasoning_text.delta', { ...loc('reasoning'), content_index: 0, delta: s.delta }];
-    if (s.kind === 'tool') return ['response.function_call_arguments.delta', { ...loc('tool'), delta: s.delta }];
-    return ['response.output_text.delta', { ...loc('text'), content_index: 0, delta: s.delta, logprobs: [] }];
+    if (s.kind === 'reasoning') return ['response.reasoning_text.delta', { ...loc('reasoning'), content_index: 0, delta: s.text }];
+    if (s.kind === 'text') return ['response.output_text.delta', { ...loc('text'), content_index: 0, delta: s.text, logprobs: [] }];
+    return ['response.function_call_arguments.delta', { ...loc('tool'), delta: s.text }];
   };
 
   const result = await runSlots(
     ctx,
     w,
-    slots.length,
+    slots.count,
     (k) => {
-      const s = slots[k]!;
+      const s = slots.slot(k);
+      const kind = itemKind(s);
       const list: Array<[string, Record<string, unknown>]> = [];
-      let opensTool = false;
-      if (s.kind !== current) {
+      if (kind !== current) {
         if (current) list.push(...closeItem(current));
-        current = s.kind;
-        list.push(...openItem(s.kind));
-        opensTool = s.kind === 'tool';
+        current = kind;
+        list.push(...openItem(kind));
       }
       // The function_call item's first slot only announces the call (output_item.added).
-      if (!opensTool) list.push(deltaEvent(s));
+      if (s.kind !== 'tool-start') list.push(deltaEvent(s));
       return emitAll(list);
     },
     async () => {
@@ -192,6 +182,6 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
   );
   if (result !== 'ok') return;
   const tail = current ? closeItem(current) : [];
-  tail.push(['response.completed', { response: response(status, finalOutput, usage) }]);
+  tail.push(['response.completed', { response: response(status, finalOutput(), usage) }]);
   if (await emitAll(tail)) w.end();
 }

@@ -14,19 +14,13 @@
  */
 import type { RequestOverrides } from './options.js';
 
+/** Whitespace-separated words (JS `\s` whitespace). */
+export function splitWords(text: string): string[] {
+  return text.match(/\S+/gu) ?? [];
+}
+
 export function countWords(text: string): number {
-  let n = 0;
-  let inWord = false;
-  for (let i = 0; i < text.length; i++) {
-    const c = text.charCodeAt(i);
-    const ws = c === 32 || (c >= 9 && c <= 13) || c === 0xa0 || c === 0x2028 || c === 0x2029 || c === 0xfeff;
-    if (ws) inWord = false;
-    else if (!inWord) {
-      inWord = true;
-      n++;
-    }
-  }
-  return n;
+  return splitWords(text).length;
 }
 
 function isTokenIds(v: unknown): v is number[] {
@@ -95,11 +89,13 @@ export function tokenText(kind: TokenKind, from: number, to: number): string {
   return s;
 }
 
-/** Split `total` tokens into chunks of `perChunk` (last may be smaller). Returns [from, to) ranges. */
-export function chunkRanges(total: number, perChunk: number): Array<[number, number]> {
-  const out: Array<[number, number]> = [];
-  for (let from = 0; from < total; from += perChunk) out.push([from, Math.min(total, from + perChunk)]);
-  return out;
+export function chunkCount(total: number, perChunk: number): number {
+  return Math.ceil(total / perChunk);
+}
+
+/** Token range [from, to) of chunk k when `total` tokens go `perChunk` per chunk (last may be smaller). */
+export function chunkRange(k: number, total: number, perChunk: number): [number, number] {
+  return [k * perChunk, Math.min(total, (k + 1) * perChunk)];
 }
 
 export interface OutputPlan {
@@ -150,16 +146,65 @@ export function fnv1a(s: string): number {
   return h >>> 0;
 }
 
-/** Tool-call arguments split into per-chunk pieces: `{"text": "<words>"}`. */
-export function toolArgumentPieces(tokens: number, perChunk: number): string[] {
-  const ranges = chunkRanges(tokens, perChunk);
-  if (ranges.length === 0) return ['{"text": ""}'];
-  return ranges.map(([from, to], i) => {
-    let piece = tokenText('content', from, to);
-    if (i === 0) piece = '{"text": "' + piece;
-    if (i === ranges.length - 1) piece += '"}';
-    return piece;
-  });
+/** Complete tool-call arguments for `tokens` argument tokens: `{"text": "<words>"}`. */
+export function toolArguments(tokens: number): string {
+  return '{"text": "' + tokenText('content', 0, tokens) + '"}';
+}
+
+export type SlotKind = 'reasoning' | 'text' | 'tool-start' | 'tool-args';
+
+export interface Slot {
+  kind: SlotKind;
+  /** Delta text (reasoning / content / arguments piece; '' for tool-start). */
+  text: string;
+  /** Tokens this slot carries. */
+  tokens: number;
+}
+
+/**
+ * The token-bearing chunks ("slots") of one response, computed lazily so huge
+ * outputs cost nothing up front: reasoning chunks first, then either content
+ * chunks or a tool call (one announcing slot with the function name, then
+ * argument pieces forming `{"text": "<words>"}`). A response with no tokens at
+ * all has one empty content slot.
+ */
+export class SlotPlan {
+  readonly count: number;
+  private readonly reasoningChunks: number;
+  private readonly contentChunks: number;
+
+  constructor(
+    private readonly plan: OutputPlan,
+    private readonly perChunk: number,
+    readonly tool: boolean,
+  ) {
+    this.reasoningChunks = chunkCount(plan.reasoningTokens, perChunk);
+    this.contentChunks = chunkCount(plan.contentTokens, perChunk);
+    const after = tool ? 1 + Math.max(1, this.contentChunks) : this.contentChunks;
+    this.count = Math.max(1, this.reasoningChunks + after);
+  }
+
+  slot(k: number): Slot {
+    const { plan, perChunk } = this;
+    if (k < this.reasoningChunks) {
+      const [a, b] = chunkRange(k, plan.reasoningTokens, perChunk);
+      return { kind: 'reasoning', text: tokenText('reasoning', a, b), tokens: b - a };
+    }
+    const j = k - this.reasoningChunks;
+    if (!this.tool) {
+      if (this.contentChunks === 0) return { kind: 'text', text: '', tokens: 0 };
+      const [a, b] = chunkRange(j, plan.contentTokens, perChunk);
+      return { kind: 'text', text: tokenText('content', a, b), tokens: b - a };
+    }
+    if (j === 0) return { kind: 'tool-start', text: '', tokens: 0 };
+    const i = j - 1;
+    if (this.contentChunks === 0) return { kind: 'tool-args', text: '{"text": ""}', tokens: 0 };
+    const [a, b] = chunkRange(i, plan.contentTokens, perChunk);
+    let text = tokenText('content', a, b);
+    if (i === 0) text = '{"text": "' + text;
+    if (i === this.contentChunks - 1) text += '"}';
+    return { kind: 'tool-args', text, tokens: b - a };
+  }
 }
 
 export interface UsageInfo {

@@ -40,7 +40,7 @@ it('TTFT, ITL, TPOT and E2E follow the upstream schedule', async () => {
 
   const m = await s.metrics();
   const labels = { model: 'timed', endpoint: 'chat_completions' };
-  expect(metricSum(m, 'tokentap_time_to_first_token_seconds_sum', labels)).toBeCloseTo(line.ttft_ms / 1000, 6);
+  expect(metricSum(m, 'tokentap_time_to_first_token_seconds_sum', labels)).toBeCloseTo(line.ttft_ms / 1000, 5);
   expect(metricSum(m, 'tokentap_inter_token_latency_seconds_count', labels)).toBe(TOKENS - 1);
   const itlSum = metricSum(m, 'tokentap_inter_token_latency_seconds_sum', labels);
   expect(itlSum).toBeCloseTo(((TOKENS - 1) * line.tpot_ms) / 1000, 4); // sum of gaps = last − first (log rounds to µs)
