@@ -1,8 +1,11 @@
 #!/usr/bin/env node
 /** The `tokentap` command: the proxy (default), `tokentap sim`, `tokentap bench`. */
+import cluster from 'node:cluster';
 import { readFileSync } from 'node:fs';
+import { availableParallelism } from 'node:os';
 import { parseArgs } from 'node:util';
 import { ConfigError, loadConfig, redactUrl } from './config/load.js';
+import { startClusterPrimary, startClusterWorker } from './cluster.js';
 import { startWithConfig } from './server.js';
 
 const HELP = `tokentap — a transparent metering proxy for OpenAI-compatible inference servers
@@ -21,6 +24,7 @@ Options (flags > TOKENTAP_* environment > config file > defaults):
   --metrics-host HOST    metrics listen address (default 0.0.0.0)
   --metrics-port N       metrics port: /metrics, /healthz, /readyz (default 9464)
   --log DEST             access log: - (stdout, default), off, or a file path
+  --workers N|auto       proxy processes sharing the port (default 1; auto = one per CPU)
   -h, --help             this help
   -v, --version          print the version
 `;
@@ -41,6 +45,7 @@ async function runProxy(argv: string[]): Promise<void> {
       'metrics-host': { type: 'string' },
       'metrics-port': { type: 'string' },
       log: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
       version: { type: 'boolean', short: 'v' },
     },
@@ -58,8 +63,14 @@ async function runProxy(argv: string[]): Promise<void> {
       metrics_host: values['metrics-host'],
       metrics_port: values['metrics-port'],
       access_log: values.log,
+      workers: values.workers,
     },
   });
+  if (cluster.isWorker) {
+    await startClusterWorker(config);
+    return;
+  }
+  const workers = config.workers === 'auto' ? availableParallelism() : config.workers;
 
   let stopSim: (() => Promise<void>) | undefined;
   if (config.upstream === undefined) {
@@ -72,10 +83,10 @@ async function runProxy(argv: string[]): Promise<void> {
         `(set --upstream or TOKENTAP_UPSTREAM to meter a real server)\n`,
     );
   }
-  const running = await startWithConfig(config);
+  const running = workers > 1 ? await startClusterPrimary(config, workers, process.env) : await startWithConfig(config);
   process.stderr.write(
-    `tokentap ${version()}: proxying ${running.proxyUrl} -> ${redactUrl(config.upstream ?? '')}; ` +
-      `metrics at ${running.metricsUrl}/metrics\n`,
+    `tokentap ${version()}: proxying ${running.proxyUrl} -> ${redactUrl(config.upstream ?? '')}` +
+      `${workers > 1 ? ` with ${workers} workers` : ''}; metrics at ${running.metricsUrl}/metrics\n`,
   );
 
   let stopping = false;
@@ -83,7 +94,7 @@ async function runProxy(argv: string[]): Promise<void> {
     if (stopping) return;
     stopping = true;
     process.stderr.write(
-      `tokentap: ${signal}: not accepting new connections; waiting up to ${config.shutdown_grace} ms for ${running.active.size} request(s)\n`,
+      `tokentap: ${signal}: not accepting new connections; in-flight requests have up to ${config.shutdown_grace} ms\n`,
     );
     await running.close();
     await stopSim?.();

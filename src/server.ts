@@ -12,6 +12,7 @@ import { createProxyApp } from './proxy/app.js';
 import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
 import type { Exchange } from './proxy/exchange.js';
 import { createUpstream } from './proxy/upstream.js';
+export { createUpstream };
 
 export interface RunningTokentap {
   proxyUrl: string;
@@ -41,8 +42,34 @@ export function startTokentap(input: ConfigInput): Promise<RunningTokentap> {
   return startWithConfig(validateConfig(input as Record<string, unknown>));
 }
 
+export interface StartOptions {
+  /** Serve the metrics port from this process (false in cluster workers: the primary serves the aggregate). */
+  serveMetrics?: boolean;
+}
+
+/** Serves /metrics, /healthz, /readyz on the metrics port. */
+export function startMetricsServer(
+  config: Config,
+  exposition: () => Promise<string>,
+  contentType: string,
+  ready: () => Promise<boolean>,
+): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createAdaptorServer({
+    fetch: createMetricsApp({ exposition, contentType, ready, token: config.metrics_token }).fetch,
+    overrideGlobalObjects: false,
+  }) as Server;
+  return listen(server, config.metrics_port, config.metrics_host).then((url) => ({
+    url,
+    close: () =>
+      new Promise<void>((resolve) => {
+        server.close(() => resolve());
+        server.closeAllConnections();
+      }),
+  }));
+}
+
 /** Starts tokentap from an already validated config (e.g. loadConfig's). */
-export async function startWithConfig(config: Config): Promise<RunningTokentap> {
+export async function startWithConfig(config: Config, { serveMetrics = true }: StartOptions = {}): Promise<RunningTokentap> {
   if (config.upstream === undefined) throw new Error('startTokentap: `upstream` is required');
   const upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.upstream_connect_timeout,
@@ -66,13 +93,11 @@ export async function startWithConfig(config: Config): Promise<RunningTokentap> 
     },
   }) as Server;
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(deps, clientErrors, err, socket as Socket));
-  const metricsServer = createAdaptorServer({
-    fetch: createMetricsApp({ register: metrics.register, ready: () => upstream.probe(), token: config.metrics_token }).fetch,
-    overrideGlobalObjects: false,
-  }) as Server;
-
   const proxyUrl = await listen(proxyServer, config.port, config.host);
-  const metricsUrl = await listen(metricsServer, config.metrics_port, config.metrics_host);
+  const metricsServer = serveMetrics
+    ? await startMetricsServer(config, () => metrics.register.metrics(), metrics.register.contentType, () => upstream.probe())
+    : null;
+  const metricsUrl = metricsServer?.url ?? '';
 
   let closing: Promise<void> | null = null;
   const close = () =>
@@ -86,10 +111,7 @@ export async function startWithConfig(config: Config): Promise<RunningTokentap> 
       await proxyClosed;
       await upstream.close();
       await log.close();
-      await new Promise<void>((resolve) => {
-        metricsServer.close(() => resolve());
-        metricsServer.closeAllConnections();
-      });
+      await metricsServer?.close();
     })());
 
   return { proxyUrl, metricsUrl, config, metrics, active, close };

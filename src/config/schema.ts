@@ -70,6 +70,8 @@ export const configSchema = z.strictObject({
   /** Time a client has to send its whole request (headers and body); exceeded: 408, outcome rejected. */
   request_timeout: duration('300s'),
   inject_usage: bool(true),
+  /** Proxy processes sharing the port (node:cluster); "auto" = one per CPU. */
+  workers: z.union([z.literal('auto'), z.coerce.number().int().min(1).max(256)]).default(1),
   model_allowlist: stringList,
   max_models: z.coerce.number().int().min(1).default(100),
   access_log: z.string().min(1).default('-'),
@@ -104,6 +106,7 @@ export const ENV_FIELDS = [
   'shutdown_grace',
   'request_timeout',
   'inject_usage',
+  'workers',
   'model_allowlist',
   'max_models',
   'access_log',
