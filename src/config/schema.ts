@@ -3,31 +3,22 @@ import { z } from 'zod';
 import { E2E_BUCKETS, TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from './buckets.js';
 import { parseBytes, parseDurationMs } from './units.js';
 
-const duration = (def: string) =>
+/** A field written with a unit ("30s", "64MiB") or as a bare number, converted by `parse`. */
+const withUnit = (parse: (v: number | string) => number, bare: z.ZodNumber, def: string) =>
   z
-    .union([z.number().nonnegative(), z.string()])
+    .union([bare, z.string()])
     .default(def)
     .transform((v, ctx) => {
       try {
-        return parseDurationMs(v);
+        return parse(v);
       } catch (e) {
         ctx.addIssue({ code: 'custom', message: (e as Error).message });
         return z.NEVER;
       }
     });
 
-const bytes = (def: string) =>
-  z
-    .union([z.number().int().positive(), z.string()])
-    .default(def)
-    .transform((v, ctx) => {
-      try {
-        return parseBytes(v);
-      } catch (e) {
-        ctx.addIssue({ code: 'custom', message: (e as Error).message });
-        return z.NEVER;
-      }
-    });
+const duration = (def: string) => withUnit(parseDurationMs, z.number().nonnegative(), def);
+const bytes = (def: string) => withUnit(parseBytes, z.number().int().positive(), def);
 
 const port = (def: number) => z.coerce.number().int().min(0).max(65535).default(def);
 
