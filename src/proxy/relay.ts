@@ -10,6 +10,7 @@ import { StreamMeter } from '../meter/stream-meter.js';
 import type { Outcome } from '../metrics/metrics.js';
 import { idleTimeoutEvent } from './errors.js';
 import type { Exchange } from './exchange.js';
+import { clientWriter, plainWriter } from './client-writer.js';
 import { clientResponseHeaders } from './headers.js';
 import { isBodyTimeout } from './upstream.js';
 
@@ -57,17 +58,19 @@ export function relayResponse(ctx: RelayContext): void {
 
   outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
   if (isSse) outgoing.flushHeaders();
+  const client = isSse ? clientWriter(outgoing) : plainWriter(outgoing);
 
   body.on('data', (chunk: Buffer) => {
     let out: Uint8Array = chunk;
     if (streamMeter !== null) out = streamMeter.push(chunk, performance.now());
     else if (jsonMeter !== null) jsonMeter.push(chunk);
-    if (out.length > 0 && !outgoing.write(out)) body.pause();
+    if (out.length > 0 && !client.write(out)) body.pause();
   });
-  outgoing.on('drain', () => body.resume());
+  client.onDrain(() => body.resume());
   body.on('end', () => {
     const tail = streamMeter?.end();
-    if (tail && tail.length > 0) outgoing.write(tail);
+    if (tail && tail.length > 0) client.write(tail);
+    client.release();
     outgoing.end();
   });
   outgoing.on('finish', () => {
@@ -75,6 +78,7 @@ export function relayResponse(ctx: RelayContext): void {
     finishWith(failure ?? (upstreamError ? 'upstream_error' : 'ok'));
   });
   outgoing.on('close', () => {
+    client.release();
     if (!outgoing.writableFinished) finishWith(failure ?? exchange.cutOutcome ?? 'client_aborted');
   });
   body.on('error', (err) => {
@@ -83,8 +87,10 @@ export function relayResponse(ctx: RelayContext): void {
       failure = 'timeout';
       if (isSse) {
         const tail = streamMeter?.end();
-        if (tail && tail.length > 0) outgoing.write(tail);
-        outgoing.end(idleTimeoutEvent(ctx.idleTimeoutMs));
+        if (tail && tail.length > 0) client.write(tail);
+        client.write(Buffer.from(idleTimeoutEvent(ctx.idleTimeoutMs)));
+        client.release();
+        outgoing.end();
         return;
       }
     } else {
