@@ -1,103 +1,184 @@
 /**
- * Relays an upstream response to the client as it arrives: no buffering, back-pressure both ways,
- * every chunk metered on the way, the request recorded exactly once whichever way it ends.
+ * The upstream exchange as an undici dispatch handler: the response is relayed to the client as it arrives
+ * (no intermediate streams, no buffering), back-pressure goes both ways (pause/resume on the upstream
+ * controller), every chunk is metered on the way, and the request is recorded exactly once whichever way
+ * it ends.
  */
 import type { ServerResponse } from 'node:http';
+import type { IncomingHttpHeaders } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { JsonMeter } from '../meter/json-meter.js';
 import { buildRecord } from '../meter/record.js';
 import { StreamMeter } from '../meter/stream-meter.js';
 import type { Outcome } from '../metrics/metrics.js';
-import { idleTimeoutEvent } from './errors.js';
+import { clientWriter, plainWriter, type ClientWriter } from './client-writer.js';
+import { errorBody, idleTimeoutEvent, type ProxyErrorSpec } from './errors.js';
 import type { Exchange } from './exchange.js';
-import { clientWriter, plainWriter } from './client-writer.js';
 import { clientResponseHeaders } from './headers.js';
-import { isBodyTimeout } from './upstream.js';
+import { classifyUpstreamError, isBodyTimeout } from './upstream.js';
 
-export interface RelayContext {
+export interface RelayOptions {
   exchange: Exchange;
   outgoing: ServerResponse;
-  response: Dispatcher.ResponseData;
   /** tokentap added include_usage: remove the usage-only chunk from what the client gets. */
   injectedUsage: boolean;
   idleTimeoutMs: number;
-  /** Is the client still there? (set false by the edge when the connection closes early) */
-  clientGone: () => boolean;
+  headersTimeoutMs: number;
 }
 
-export function relayResponse(ctx: RelayContext): void {
-  const { exchange, outgoing, response } = ctx;
-  const { statusCode: status, headers, body } = response;
-  const contentType = String(headers['content-type'] ?? '');
-  const encoding = headers['content-encoding'];
-  const readable = encoding === undefined || encoding === 'identity';
-  const isSse = contentType.startsWith('text/event-stream');
-  const ok = status >= 200 && status < 300;
-  const metered = exchange.endpoint !== 'other';
-  const strip = ctx.injectedUsage && isSse && ok && readable;
+/** Status recorded when the client left before getting a response (nginx's convention). */
+export const CLIENT_CLOSED_REQUEST = 499;
 
-  const streamMeter = metered && isSse && readable ? new StreamMeter({ stripUsageChunk: strip }) : null;
-  const jsonMeter = metered && !isSse && ok && readable ? new JsonMeter() : null;
-  if (isSse) exchange.stream = true;
+export class RelayHandler implements Dispatcher.DispatchHandler {
+  private controller: Dispatcher.DispatchController | null = null;
+  private clientGone = false;
+  private started = false;
+  private status = 0;
+  private failure: Outcome | null = null;
+  private streamMeter: StreamMeter | null = null;
+  private jsonMeter: JsonMeter | null = null;
+  private client: ClientWriter | null = null;
+  private countTokens = false;
 
-  const finishWith = (outcome: Outcome, endAt = performance.now()) => {
-    exchange.finish(
-      outcome,
-      status,
-      buildRecord({
-        t0: exchange.t0,
-        endAt,
-        countTokens: metered && ok,
-        promptOnly: exchange.endpoint === 'embeddings',
-        stream: streamMeter?.facts ?? null,
-        bodyUsage: jsonMeter?.usage() ?? null,
-      }),
-    );
-  };
-  let failure: Outcome | null = null;
+  constructor(private readonly o: RelayOptions) {
+    o.outgoing.on('close', () => this.onClientClose());
+    if (o.outgoing.destroyed) queueMicrotask(() => this.onClientClose());
+    o.exchange.cut = () => {
+      this.abortUpstream();
+      o.outgoing.destroy();
+    };
+  }
 
-  outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
-  if (isSse) outgoing.flushHeaders();
-  const client = isSse ? clientWriter(outgoing) : plainWriter(outgoing);
+  onRequestStart(controller: Dispatcher.DispatchController): void {
+    this.controller = controller;
+    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+  }
 
-  body.on('data', (chunk: Buffer) => {
+  onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    const { exchange, outgoing } = this.o;
+    this.started = true;
+    this.status = status;
+    const contentType = String(headers['content-type'] ?? '');
+    const encoding = headers['content-encoding'];
+    const readable = encoding === undefined || encoding === 'identity';
+    const isSse = contentType.startsWith('text/event-stream');
+    const ok = status >= 200 && status < 300;
+    const metered = exchange.endpoint !== 'other';
+    const strip = this.o.injectedUsage && isSse && ok && readable;
+    this.countTokens = metered && ok;
+    if (metered && isSse && readable) this.streamMeter = new StreamMeter({ stripUsageChunk: strip });
+    if (metered && !isSse && ok && readable) this.jsonMeter = new JsonMeter();
+    if (isSse) exchange.stream = true;
+
+    outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
+    if (isSse) outgoing.flushHeaders();
+    this.client = isSse ? clientWriter(outgoing) : plainWriter(outgoing);
+    this.client.onDrain(() => this.controller?.resume());
+    outgoing.once('finish', () => {
+      const upstreamError = status >= 400 || this.streamMeter?.facts.inbandError === true;
+      this.record(this.failure ?? (upstreamError ? 'upstream_error' : 'ok'));
+    });
+  }
+
+  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
     let out: Uint8Array = chunk;
-    if (streamMeter !== null) out = streamMeter.push(chunk, performance.now());
-    else if (jsonMeter !== null) jsonMeter.push(chunk);
-    if (out.length > 0 && !client.write(out)) body.pause();
-  });
-  client.onDrain(() => body.resume());
-  body.on('end', () => {
-    const tail = streamMeter?.end();
-    if (tail && tail.length > 0) client.write(tail);
-    client.release();
-    outgoing.end();
-  });
-  outgoing.on('finish', () => {
-    const upstreamError = status >= 400 || streamMeter?.facts.inbandError === true;
-    finishWith(failure ?? (upstreamError ? 'upstream_error' : 'ok'));
-  });
-  outgoing.on('close', () => {
-    client.release();
-    if (!outgoing.writableFinished) finishWith(failure ?? exchange.cutOutcome ?? 'client_aborted');
-  });
-  body.on('error', (err) => {
-    if (ctx.clientGone()) return; // the close handler records client_aborted
+    if (this.streamMeter !== null) out = this.streamMeter.push(chunk, performance.now());
+    else if (this.jsonMeter !== null) this.jsonMeter.push(chunk);
+    if (out.length > 0 && !this.client!.write(out)) controller.pause();
+  }
+
+  onResponseEnd(): void {
+    this.writeTail();
+    this.client!.release();
+    this.o.outgoing.end();
+  }
+
+  onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
+    if (this.clientGone) return; // recorded by onClientClose
+    if (!this.started) {
+      const { outcome, spec } = classifyUpstreamError(err, this.o.headersTimeoutMs);
+      this.sendError(spec, outcome);
+      return;
+    }
+    const { outgoing } = this.o;
     if (isBodyTimeout(err)) {
-      failure = 'timeout';
-      if (isSse) {
-        const tail = streamMeter?.end();
-        if (tail && tail.length > 0) client.write(tail);
-        client.write(Buffer.from(idleTimeoutEvent(ctx.idleTimeoutMs)));
-        client.release();
+      this.failure = 'timeout';
+      if (this.streamMeter !== null || String(outgoing.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
+        this.writeTail();
+        this.client!.write(Buffer.from(idleTimeoutEvent(this.o.idleTimeoutMs)));
+        this.client!.release();
         outgoing.end();
         return;
       }
     } else {
-      failure = 'stream_error';
+      this.failure = 'stream_error';
     }
     // The client must be able to tell the body was cut: end the connection without a proper end.
-    finishWith(failure);
+    this.record(this.failure);
+    this.client?.release();
     outgoing.destroy();
-  });
+  }
+
+  private writeTail(): void {
+    const tail = this.streamMeter?.end();
+    if (tail && tail.length > 0) this.client!.write(tail);
+  }
+
+  private abortUpstream(): void {
+    if (this.controller !== null && !this.controller.aborted) this.controller.abort(new Error('client closed the connection'));
+  }
+
+  private onClientClose(): void {
+    const { outgoing, exchange } = this.o;
+    this.client?.release();
+    if (outgoing.writableFinished) return;
+    this.clientGone = true;
+    this.abortUpstream();
+    const outcome = this.failure ?? exchange.cutOutcome ?? 'client_aborted';
+    if (this.started) this.record(outcome);
+    else exchange.finishPlain(outcome, CLIENT_CLOSED_REQUEST);
+  }
+
+  private record(outcome: Outcome): void {
+    const { exchange } = this.o;
+    exchange.finish(
+      outcome,
+      this.status,
+      buildRecord({
+        t0: exchange.t0,
+        endAt: performance.now(),
+        countTokens: this.countTokens,
+        promptOnly: exchange.endpoint === 'embeddings',
+        stream: this.streamMeter?.facts ?? null,
+        bodyUsage: this.jsonMeter?.usage() ?? null,
+      }),
+    );
+  }
+
+  /** Answers with an OpenAI-style JSON error (no upstream response) and records it when sent. */
+  private sendError(spec: ProxyErrorSpec, outcome: Outcome): void {
+    const { outgoing, exchange } = this.o;
+    sendJsonError(outgoing, exchange, spec, outcome, false);
+  }
+}
+
+/** Answers with an OpenAI-style JSON error and records the exchange when the answer is sent. */
+export function sendJsonError(
+  outgoing: ServerResponse,
+  exchange: Exchange,
+  spec: ProxyErrorSpec,
+  outcome: Outcome,
+  closeConnection: boolean,
+): void {
+  const text = errorBody(spec);
+  const headers: Record<string, string | number> = {
+    'content-type': 'application/json',
+    'content-length': Buffer.byteLength(text),
+    'x-request-id': exchange.requestId,
+  };
+  if (closeConnection) headers.connection = 'close';
+  outgoing.once('finish', () => exchange.finishPlain(outcome, spec.status));
+  outgoing.once('close', () => exchange.finishPlain(outcome, spec.status));
+  outgoing.writeHead(spec.status, headers);
+  outgoing.end(text);
 }
