@@ -32,8 +32,45 @@ const nonEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
 
 /** Inspects one event given its `event:` name (if any) and its `data:` payload. */
 export function inspectEvent(eventName: string | undefined, data: string): EventFacts {
-  if (data === '[DONE]') return { ...NOTHING, done: true };
+  if (data === '[DONE]') return DONE;
   if (data.length === 0 || data.charCodeAt(0) !== 123 /* { */) return NOTHING;
+  if (eventName === undefined) {
+    const fast = inspectCompactChunk(data);
+    if (fast !== null) return fast;
+  }
+  return inspectParsed(eventName, data);
+}
+
+const DONE: EventFacts = Object.freeze({ ...NOTHING, done: true }) as EventFacts;
+const TOKEN_CONTENT: EventFacts = Object.freeze({ ...NOTHING, token: true, content: true }) as EventFacts;
+const TOKEN_ONLY: EventFacts = Object.freeze({ ...NOTHING, token: true }) as EventFacts;
+
+const CONTENT_OR_TEXT = /"(?:content|text)":"[^"]/;
+const REASONING = /"(?:reasoning_content|reasoning)":"[^"]/;
+
+/**
+ * The common case without JSON.parse: a compact Chat/Completions chunk that carries no usage, error or
+ * Responses `type`. In compact JSON a raw `"key":"` can only be a key (quotes inside strings are escaped),
+ * so these patterns are exact there. Anything else (spaces after colons, usage, errors) returns null and
+ * takes the full parse.
+ */
+export function inspectCompactChunk(data: string): EventFacts | null {
+  if (
+    !data.includes('"choices":[') ||
+    data.includes('": ') ||
+    data.includes('" :') ||
+    data.includes('"usage":{') ||
+    data.includes('"error"') ||
+    data.includes('"type":')
+  ) {
+    return null;
+  }
+  if (CONTENT_OR_TEXT.test(data) || data.includes('"tool_calls":[{')) return TOKEN_CONTENT;
+  if (REASONING.test(data)) return TOKEN_ONLY;
+  return NOTHING;
+}
+
+function inspectParsed(eventName: string | undefined, data: string): EventFacts {
   let parsed: unknown;
   try {
     parsed = JSON.parse(data);
