@@ -48,19 +48,22 @@ export function accessLogEntry(requestId: string, method: string, r: FinishedReq
 }
 
 export interface AccessLog {
+  /** False when the log is off (callers skip building entries). */
+  readonly enabled: boolean;
   write(entry: AccessLogEntry): void;
   close(): Promise<void>;
 }
 
 /** `-` = stdout, `off` = disabled, anything else = a file path (appended). */
 export function openAccessLog(destination: string): AccessLog {
-  if (destination === 'off') return { write() {}, close: async () => {} };
+  if (destination === 'off') return { enabled: false, write() {}, close: async () => {} };
   if (destination === '-') {
-    return { write: (e) => void process.stdout.write(JSON.stringify(e) + '\n'), close: async () => {} };
+    return { enabled: true, write: (e) => void process.stdout.write(JSON.stringify(e) + '\n'), close: async () => {} };
   }
   const file: WriteStream = createWriteStream(destination, { flags: 'a' });
   file.on('error', (err) => console.error(`tokentap: access log ${destination}: ${err.message}`));
   return {
+    enabled: true,
     write: (e) => void file.write(JSON.stringify(e) + '\n'),
     close: () => new Promise((resolve) => file.end(resolve)),
   };

@@ -87,36 +87,65 @@ export function createMetrics(buckets: Config['buckets'], register = new client.
     registers: [register],
   });
 
+  /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
+  const bind = (model: string, endpoint: Endpoint) => ({
+    inFlight: inFlight.labels(model, endpoint),
+    ttft: ttft.labels(model, endpoint),
+    ttfc: ttfc.labels(model, endpoint),
+    itl: itl.labels(model, endpoint),
+    tpot: tpot.labels(model, endpoint),
+    promptTokens: promptTokens.labels(model, endpoint),
+    completionTokens: completionTokens.labels(model, endpoint),
+    estimated: estimated.labels(model, endpoint),
+    prompt: tokens.labels(model, endpoint, 'prompt'),
+    completion: tokens.labels(model, endpoint, 'completion'),
+    cached: tokens.labels(model, endpoint, 'cached_prompt'),
+    reasoning: tokens.labels(model, endpoint, 'reasoning'),
+    requests: new Map<string, ReturnType<typeof requests.labels>>(),
+    duration: new Map<string, ReturnType<typeof duration.labels>>(),
+  });
+  const bound = new Map<string, ReturnType<typeof bind>>();
+  const series = (model: string, endpoint: Endpoint) => {
+    const key = `${endpoint} ${model}`;
+    let b = bound.get(key);
+    if (b === undefined) bound.set(key, (b = bind(model, endpoint)));
+    return b;
+  };
+  const cached = <T>(map: Map<string, T>, key: string, make: () => T): T => {
+    let v = map.get(key);
+    if (v === undefined) map.set(key, (v = make()));
+    return v;
+  };
+
   function record(r: FinishedRequest): void {
     const { model, endpoint, record: rec } = r;
+    const b = series(model, endpoint);
     const stream = r.stream ? 'true' : 'false';
-    requests.labels(model, endpoint, stream, String(r.code), r.outcome).inc();
-    duration.labels(model, endpoint, stream, r.outcome).observe(rec.e2eMs / 1000);
-    if (rec.ttftMs !== null) ttft.labels(model, endpoint).observe(rec.ttftMs / 1000);
-    if (rec.ttfcMs !== null) ttfc.labels(model, endpoint).observe(rec.ttfcMs / 1000);
-    if (rec.itlMs.length > 0) {
-      const h = itl.labels(model, endpoint);
-      for (const gap of rec.itlMs) h.observe(gap / 1000);
-    }
-    if (rec.tpotMs !== null) tpot.labels(model, endpoint).observe(rec.tpotMs / 1000);
+    const code = String(r.code);
+    cached(b.requests, `${stream} ${code} ${r.outcome}`, () => requests.labels(model, endpoint, stream, code, r.outcome)).inc();
+    cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome)).observe(rec.e2eMs / 1000);
+    if (rec.ttftMs !== null) b.ttft.observe(rec.ttftMs / 1000);
+    if (rec.ttfcMs !== null) b.ttfc.observe(rec.ttfcMs / 1000);
+    for (const gap of rec.itlMs) b.itl.observe(gap / 1000);
+    if (rec.tpotMs !== null) b.tpot.observe(rec.tpotMs / 1000);
     if (rec.usage === null) return;
-    if (rec.usage === 'estimated') estimated.labels(model, endpoint).inc();
+    if (rec.usage === 'estimated') b.estimated.inc();
     if (rec.promptTokens !== null) {
-      promptTokens.labels(model, endpoint).observe(rec.promptTokens);
-      tokens.labels(model, endpoint, 'prompt').inc(rec.promptTokens);
+      b.promptTokens.observe(rec.promptTokens);
+      b.prompt.inc(rec.promptTokens);
     }
     if (rec.completionTokens !== null) {
-      completionTokens.labels(model, endpoint).observe(rec.completionTokens);
-      tokens.labels(model, endpoint, 'completion').inc(rec.completionTokens);
+      b.completionTokens.observe(rec.completionTokens);
+      b.completion.inc(rec.completionTokens);
     }
-    if (rec.cachedTokens) tokens.labels(model, endpoint, 'cached_prompt').inc(rec.cachedTokens);
-    if (rec.reasoningTokens) tokens.labels(model, endpoint, 'reasoning').inc(rec.reasoningTokens);
+    if (rec.cachedTokens) b.cached.inc(rec.cachedTokens);
+    if (rec.reasoningTokens) b.reasoning.inc(rec.reasoningTokens);
   }
 
   return {
     register,
     record,
-    inFlight: (model: string, endpoint: Endpoint) => inFlight.labels(model, endpoint),
+    inFlight: (model: string, endpoint: Endpoint) => series(model, endpoint).inFlight,
   };
 }
 

@@ -64,7 +64,7 @@ export class Exchange {
     this.sinks.active.delete(this);
     const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record };
     this.sinks.metrics.record(finished);
-    this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+    if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
   }
 
   /** Finish with a timing-only record (no response body was metered). */

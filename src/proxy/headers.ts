@@ -15,9 +15,11 @@ export const HOP_BY_HOP = new Set([
 ]);
 
 /** Names listed in a Connection header value (they are hop-by-hop for this message too). */
-export function connectionTokens(value: string | string[] | undefined): Set<string> {
+const NONE: ReadonlySet<string> = new Set();
+
+export function connectionTokens(value: string | string[] | undefined): ReadonlySet<string> {
+  if (value === undefined || value === 'keep-alive' || value === 'close') return NONE;
   const out = new Set<string>();
-  if (value === undefined) return out;
   for (const v of Array.isArray(value) ? value : [value]) {
     for (const token of v.split(',')) {
       const t = token.trim().toLowerCase();
@@ -28,7 +30,7 @@ export function connectionTokens(value: string | string[] | undefined): Set<stri
 }
 
 /** True when `name` (lower-case) must not be forwarded, given the message's Connection tokens. */
-export function isHopByHop(name: string, listed: Set<string>): boolean {
+export function isHopByHop(name: string, listed: ReadonlySet<string>): boolean {
   return HOP_BY_HOP.has(name) || listed.has(name);
 }
 
