@@ -26,6 +26,7 @@ Load
   --rate R                open loop, Poisson arrivals at R requests/s
   --requests M            stop after M requests (default 100 unless --duration)
   --duration D            stop launching after D (30s, 2m, 500ms)
+  --ramp-up D             closed loop: stagger the workers' first requests over D
   --warmup W              W requests (or a duration, 10s) first, not recorded
   --timeout D             per-request timeout (default 300s)
 Workload
@@ -57,6 +58,7 @@ const OPTIONS = {
   rate: { type: 'string' },
   requests: { type: 'string' },
   duration: { type: 'string' },
+  'ramp-up': { type: 'string' },
   warmup: { type: 'string' },
   timeout: { type: 'string' },
   'prompt-tokens': { type: 'string' },
@@ -173,6 +175,7 @@ export async function optionsFromArgv(argv: string[]): Promise<BenchOptions & { 
     rate,
     requests,
     durationMs,
+    rampUpMs: dur('ramp-up', v['ramp-up']),
     warmupRequests,
     warmupMs,
     timeoutMs: dur('timeout', v.timeout),

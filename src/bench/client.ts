@@ -19,6 +19,8 @@ export interface RequestSpec {
   stream: boolean;
   requestedPromptTokens: number;
   requestedMaxTokens: number;
+  /** Called once, when the first token event arrives (the overhead benchmark's open-stream count). */
+  onFirstToken?: () => void;
 }
 
 const PATHS: Record<BenchEndpoint, string> = {
@@ -185,11 +187,16 @@ export async function sendRequest(
       return rec;
     }
     let now = t0;
+    let notified = false;
     const parser = createParser({ onEvent: (ev) => timer.onEvent(ev.event, ev.data, now) });
     for await (const chunk of res.body) {
       now = performance.now();
       lastByte = now;
       parser.feed(decoder.decode(chunk as Uint8Array, { stream: true }));
+      if (spec.onFirstToken && timer.firstToken !== null && !notified) {
+        notified = true;
+        spec.onFirstToken();
+      }
     }
     parser.feed(decoder.decode());
     parser.reset({ consume: true });

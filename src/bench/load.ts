@@ -2,6 +2,7 @@
  * Load shapes. Closed loop: `concurrency` workers, each sends its next request when the
  * previous one ends. Open loop: Poisson arrivals at `rate` req/s (exponential gaps from a
  * seeded RNG), optionally capped at `concurrency` in flight (an arrival then waits for a slot).
+ * A closed loop may ramp up: worker k of N starts after k/N × rampUpMs.
  * Both stop launching at `requests` launched or after `durationMs`, whichever comes first,
  * and then wait for the requests in flight.
  */
@@ -14,6 +15,8 @@ export interface LoadPlan {
   rate?: number;
   requests?: number;
   durationMs?: number;
+  /** Closed loop: worker k of N starts after k/N × rampUpMs (staggered starts instead of one burst). */
+  rampUpMs?: number;
   rng: Rng;
   signal?: AbortSignal;
 }
@@ -54,10 +57,11 @@ export async function runLoad(plan: LoadPlan, task: (index: number) => Promise<v
     next < maxRequests && performance.now() < deadline && !(plan.signal?.aborted ?? false);
 
   if (plan.rate === undefined) {
-    const worker = async (): Promise<void> => {
+    const workers = Math.min(plan.concurrency ?? 1, maxRequests);
+    const worker = async (_: unknown, k: number): Promise<void> => {
+      if (plan.rampUpMs) await sleep((k / workers) * plan.rampUpMs, plan.signal);
       while (more()) await task(next++);
     };
-    const workers = Math.min(plan.concurrency ?? 1, maxRequests);
     await Promise.all(Array.from({ length: workers }, worker));
     return { launched: next, elapsedMs: performance.now() - start };
   }

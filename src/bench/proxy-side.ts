@@ -30,7 +30,7 @@ export interface ProxySide {
   requests: number;
   byCode: Record<string, number>;
   byOutcome: Record<string, number>;
-  /** Milliseconds. */
+  /** Milliseconds. E2E counts outcome="ok" only (like the client side, successful requests). */
   ttftMs: ProxySummary;
   ttfcMs: ProxySummary;
   itlMs: ProxySummary;
@@ -90,7 +90,8 @@ export function proxySide(before: Sample[], after: Sample[], endpoint: BenchEndp
     ttfcMs: histSummary(before, after, 'tokentap_time_to_first_content_seconds', f, ms),
     itlMs: histSummary(before, after, 'tokentap_inter_token_latency_seconds', f, ms),
     tpotMs: histSummary(before, after, 'tokentap_time_per_output_token_seconds', f, ms),
-    e2eMs: histSummary(before, after, 'tokentap_request_duration_seconds', f, ms),
+    // outcome="ok" only, as the client's latency figures are over successful requests
+    e2eMs: histSummary(before, after, 'tokentap_request_duration_seconds', (l) => f(l) && (l.outcome === undefined || l.outcome === 'ok'), ms),
     promptTokens: histSummary(before, after, 'tokentap_request_prompt_tokens', f, 1),
     completionTokens: histSummary(before, after, 'tokentap_request_completion_tokens', f, 1),
     tokens: counterDelta(before, after, 'tokentap_tokens_total', 'type', f),

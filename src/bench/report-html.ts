@@ -6,7 +6,7 @@ import type { Summary } from './stats.js';
 import { esc, histogramSvg, scatterSvg } from './svg.js';
 
 const STYLE = `
-body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1320px;color:#1d2330;padding:0 16px}
+body{font:14px/1.45 system-ui,-apple-system,Segoe UI,Roboto,sans-serif;margin:24px auto;max-width:1400px;color:#1d2330;padding:0 16px}
 h1{font-size:20px;margin:0 0 4px}h2{font-size:16px;margin:24px 0 8px}
 .meta{color:#5b6473}table{border-collapse:collapse;margin:4px 0 8px}
 th,td{padding:3px 10px;text-align:right;border-bottom:1px solid #e3e6eb;font-variant-numeric:tabular-nums}

@@ -32,10 +32,13 @@ export interface BenchOptions {
   rate?: number;
   requests?: number;
   durationMs?: number;
+  /** Closed loop: stagger the workers' first requests over this long. */
+  rampUpMs?: number;
   warmupRequests?: number;
   warmupMs?: number;
-  promptTokens?: Distribution | string;
-  maxTokens?: Distribution | string;
+  /** A Distribution, its string form (`128`, `uniform:a:b`, `normal:mu:sigma`) or a fixed number. */
+  promptTokens?: Distribution | string | number;
+  maxTokens?: Distribution | string | number;
   seed?: number;
   timeoutMs?: number;
   extraBody?: Record<string, unknown>;
@@ -60,8 +63,8 @@ export interface BenchResult {
   records: RequestRecord[];
 }
 
-const dist = (d: Distribution | string | undefined, dflt: Distribution): Distribution =>
-  d === undefined ? dflt : typeof d === 'string' ? parseDistribution(d) : d;
+const dist = (d: Distribution | string | number | undefined, dflt: Distribution): Distribution =>
+  d === undefined ? dflt : typeof d === 'string' ? parseDistribution(d) : typeof d === 'number' ? parseDistribution(String(d)) : d;
 
 async function tryScrape(url: string): Promise<{ samples: Sample[] } | { error: string }> {
   try {
@@ -113,7 +116,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
   const startedAt = new Date().toISOString();
   const records: RequestRecord[] = [];
-  let metricsUrl: string | null = o.metricsUrl ?? null;
+  let metricsUrl: string | null = o.metricsUrl ? withMetricsPath(o.metricsUrl) : null;
   let proxyError: string | null = null;
   let durationMs = 0;
   try {
@@ -140,7 +143,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     o.onPhase?.('run');
     const runStart = performance.now();
     const load = await runLoad(
-      { concurrency: o.concurrency, rate: o.rate, requests: o.requests, durationMs: o.durationMs, rng: arrivals, signal },
+      { concurrency: o.concurrency, rate: o.rate, requests: o.requests, durationMs: o.durationMs, rampUpMs: o.rampUpMs, rng: arrivals, signal },
       async (i) => {
         const r = await sendRequest(makeSpec(i, `bench-${runId}-${i}`), agent, runStart, timeoutAny(signal, timeoutMs));
         records.push(r);
@@ -177,6 +180,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       rate: o.rate ?? null,
       requests: o.requests ?? null,
       durationMs: o.durationMs ?? null,
+      rampUpMs: o.rampUpMs ?? null,
       warmupRequests: o.warmupRequests ?? 0,
       warmupMs: o.warmupMs ?? 0,
       promptTokens: formatDistribution(promptDist),
@@ -188,6 +192,17 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     return { runId, startedAt, config, summary, records };
   } finally {
     await agent.close().catch(() => undefined);
+  }
+}
+
+/** `http://h:9464` → `http://h:9464/metrics`; a URL with a path is kept as given. */
+export function withMetricsPath(url: string): string {
+  try {
+    const u = new URL(url);
+    if (u.pathname === '/' || u.pathname === '') u.pathname = '/metrics';
+    return u.toString();
+  } catch {
+    return url;
   }
 }
 
