@@ -3,6 +3,7 @@ import client from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
+import { FastHistogram } from './fast-histogram.js';
 
 export type Outcome =
   | 'ok'
@@ -22,12 +23,11 @@ export interface FinishedRequest {
   record: MeterRecord;
 }
 
-const ME = ['model', 'endpoint'] as const;
+const ME = ['model', 'endpoint'];
 
 export function createMetrics(buckets: Config['buckets'], register = new client.Registry()) {
   client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
-  const seconds = (name: string, help: string, b: number[]) =>
-    new client.Histogram({ name, help, labelNames: ME, buckets: b, registers: [register] });
+  const histogram = (name: string, help: string, b: number[]) => new FastHistogram(name, help, ME, b, register);
 
   const requests = new client.Counter({
     name: 'tokentap_requests_total',
@@ -41,39 +41,31 @@ export function createMetrics(buckets: Config['buckets'], register = new client.
     labelNames: ME,
     registers: [register],
   });
-  const duration = new client.Histogram({
-    name: 'tokentap_request_duration_seconds',
-    help: 'End-to-end latency: last byte sent to the client minus request headers received.',
-    labelNames: ['model', 'endpoint', 'stream', 'outcome'] as const,
-    buckets: buckets.e2e,
-    registers: [register],
-  });
-  const ttft = seconds('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
-  const ttfc = seconds(
+  const duration = new FastHistogram(
+    'tokentap_request_duration_seconds',
+    'End-to-end latency: last byte sent to the client minus request headers received.',
+    ['model', 'endpoint', 'stream', 'outcome'],
+    buckets.e2e,
+    register,
+  );
+  const ttft = histogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
+  const ttfc = histogram(
     'tokentap_time_to_first_content_seconds',
     'Time to the first event with content, text or tool calls (streaming; later than TTFT for reasoning models).',
     buckets.ttfc,
   );
-  const itl = seconds('tokentap_inter_token_latency_seconds', 'Gap between consecutive token events (streaming).', buckets.itl);
-  const tpot = seconds(
+  const itl = histogram('tokentap_inter_token_latency_seconds', 'Gap between consecutive token events (streaming).', buckets.itl);
+  const tpot = histogram(
     'tokentap_time_per_output_token_seconds',
     '(last token event - first token event) / (completion_tokens - 1), streaming, completion_tokens >= 2.',
     buckets.tpot,
   );
-  const promptTokens = new client.Histogram({
-    name: 'tokentap_request_prompt_tokens',
-    help: 'Prompt tokens per request.',
-    labelNames: ME,
-    buckets: buckets.prompt_tokens,
-    registers: [register],
-  });
-  const completionTokens = new client.Histogram({
-    name: 'tokentap_request_completion_tokens',
-    help: 'Completion tokens per request (estimated from token events when the upstream reports no usage).',
-    labelNames: ME,
-    buckets: buckets.completion_tokens,
-    registers: [register],
-  });
+  const promptTokens = histogram('tokentap_request_prompt_tokens', 'Prompt tokens per request.', buckets.prompt_tokens);
+  const completionTokens = histogram(
+    'tokentap_request_completion_tokens',
+    'Completion tokens per request (estimated from token events when the upstream reports no usage).',
+    buckets.completion_tokens,
+  );
   const tokens = new client.Counter({
     name: 'tokentap_tokens_total',
     help: 'Tokens, by type: prompt, completion, cached_prompt, reasoning.',

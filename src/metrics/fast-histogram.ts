@@ -1,0 +1,93 @@
+/**
+ * A Prometheus histogram for the hot path: a label set is bound once (`labels()`), and `observe()` is a bucket
+ * search and three additions, with no per-observation label hashing or validation (prom-client's Histogram
+ * hashes the labels on every observe; tokentap observes once per token gap). It registers in a prom-client
+ * Registry and exposes the same series and the same cluster aggregation (`sum`) as prom-client's Histogram.
+ */
+import type { Registry } from 'prom-client';
+
+export interface HistogramSeries {
+  observe(value: number): void;
+}
+
+class Series implements HistogramSeries {
+  readonly counts: number[];
+  sum = 0;
+  count = 0;
+
+  constructor(
+    private readonly bounds: readonly number[],
+    readonly labels: Record<string, string>,
+  ) {
+    this.counts = new Array<number>(bounds.length).fill(0);
+  }
+
+  observe(value: number): void {
+    if (!Number.isFinite(value)) return;
+    const bounds = this.bounds;
+    let i = 0;
+    while (i < bounds.length && value > bounds[i]) i++;
+    if (i < bounds.length) this.counts[i]++;
+    this.sum += value;
+    this.count++;
+  }
+}
+
+interface ExportedValue {
+  labels: Record<string, string>;
+  value: number;
+  metricName: string;
+}
+
+export class FastHistogram<L extends string> {
+  readonly type = 'histogram';
+  readonly aggregator = 'sum';
+  private readonly bounds: readonly number[];
+  private readonly boundLabels: readonly string[];
+  private readonly series = new Map<string, Series>();
+
+  constructor(
+    readonly name: string,
+    readonly help: string,
+    private readonly labelNames: readonly L[],
+    buckets: readonly number[],
+    register: Registry,
+  ) {
+    this.bounds = [...buckets];
+    this.boundLabels = this.bounds.map(String);
+    register.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
+  }
+
+  /** The series for these label values (in labelNames order), created on first use. */
+  labels(...values: string[]): HistogramSeries {
+    const key = values.join('\u0000');
+    let s = this.series.get(key);
+    if (s === undefined) {
+      const labels: Record<string, string> = {};
+      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
+      s = new Series(this.bounds, labels);
+      this.series.set(key, s);
+    }
+    return s;
+  }
+
+  async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: ExportedValue[] }> {
+    const values: ExportedValue[] = [];
+    const bucket = `${this.name}_bucket`;
+    for (const s of this.series.values()) {
+      let acc = 0;
+      for (let i = 0; i < this.bounds.length; i++) {
+        acc += s.counts[i];
+        values.push({ labels: { ...s.labels, le: this.boundLabels[i] }, value: acc, metricName: bucket });
+      }
+      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket });
+      values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
+      values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+    }
+    return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
+  }
+
+  reset(): void {
+    this.series.clear();
+  }
+}
