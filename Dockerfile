@@ -49,5 +49,6 @@ EXPOSE 8080 9464
 # Containers running `tokentap sim` have no metrics port: override it (docker-compose.yml probes the sim's /health).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TOKENTAP_METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
-ENTRYPOINT ["node", "/app/dist/cli.js"]
+# --max-semi-space-size=4: a smaller young generation; measured lower RSS and shorter GC pauses (README, Performance).
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli.js"]
 CMD []

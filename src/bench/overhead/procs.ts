@@ -100,8 +100,11 @@ export async function startSimProc(cli: string, cfg: SimConfig): Promise<{ proc:
 export async function startTokentapProc(cli: string, upstream: string): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const metricsPort = await freePort();
+  // Node flags for the tokentap process only: by default those `npm start` and the Docker image use;
+  // TOKENTAP_BENCH_NODE_FLAGS overrides them (set it to ' ' for none) to compare runtime settings.
+  const nodeFlags = (process.env.TOKENTAP_BENCH_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
   const proc = startProc('tokentap', process.execPath, [
-    cli, '--upstream', upstream, '--host', '127.0.0.1', '--port', String(port),
+    ...nodeFlags, cli, '--upstream', upstream, '--host', '127.0.0.1', '--port', String(port),
     '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', 'off',
   ]);
   const url = `http://127.0.0.1:${port}`;
