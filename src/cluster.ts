@@ -11,7 +11,7 @@ import { createUpstream, startMetricsServer, startWithConfig, type RunningTokent
 /** In a worker: run the proxy without a metrics port, answering the primary's metrics requests. */
 export async function startClusterWorker(config: Config): Promise<RunningTokentap> {
   const running = await startWithConfig(config, { serveMetrics: false });
-  AggregatorRegistry.setRegistries([running.metrics.register]);
+  AggregatorRegistry.setRegistries(running.metrics.registers);
   new AggregatorRegistry(); // installs the worker's listener for the primary's metrics requests
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.on('SIGINT', () => {}); // the primary decides; a terminal's Ctrl-C reaches every process

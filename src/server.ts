@@ -95,7 +95,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(deps, clientErrors, err, socket as Socket));
   const proxyUrl = await listen(proxyServer, config.port, config.host);
   const metricsServer = serveMetrics
-    ? await startMetricsServer(config, () => metrics.register.metrics(), metrics.register.contentType, () => upstream.probe())
+    ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe())
     : null;
   const metricsUrl = metricsServer?.url ?? '';
 

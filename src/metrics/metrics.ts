@@ -25,9 +25,18 @@ export interface FinishedRequest {
 
 const ME = ['model', 'endpoint'];
 
-export function createMetrics(buckets: Config['buckets'], register = new client.Registry()) {
+export function createMetrics(buckets: Config['buckets']) {
+  /** prom-client's own metrics: counters, the gauge, process metrics. */
+  const register = new client.Registry();
+  /** The histograms (FastHistogram); registered here for the cluster aggregation, exposed as text directly. */
+  const histogramRegister = new client.Registry();
   client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
-  const histogram = (name: string, help: string, b: number[]) => new FastHistogram(name, help, ME, b, register);
+  const histograms: FastHistogram<string>[] = [];
+  const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
+    const h = new FastHistogram(name, help, labelNames, b, histogramRegister);
+    histograms.push(h);
+    return h;
+  };
 
   const requests = new client.Counter({
     name: 'tokentap_requests_total',
@@ -41,12 +50,11 @@ export function createMetrics(buckets: Config['buckets'], register = new client.
     labelNames: ME,
     registers: [register],
   });
-  const duration = new FastHistogram(
+  const duration = histogram(
     'tokentap_request_duration_seconds',
     'End-to-end latency: last byte sent to the client minus request headers received.',
-    ['model', 'endpoint', 'stream', 'outcome'],
     buckets.e2e,
-    register,
+    ['model', 'endpoint', 'stream', 'outcome'],
   );
   const ttft = histogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
   const ttfc = histogram(
@@ -135,7 +143,11 @@ export function createMetrics(buckets: Config['buckets'], register = new client.
   }
 
   return {
-    register,
+    /** The registries a cluster worker reports to the primary. */
+    registers: [register, histogramRegister],
+    contentType: register.contentType,
+    /** The whole text exposition of this process. */
+    exposition: async () => `${await register.metrics()}\n${histograms.map((h) => h.exposition()).join('\n\n')}\n`,
     record,
     inFlight: (model: string, endpoint: Endpoint) => series(model, endpoint).inFlight,
   };

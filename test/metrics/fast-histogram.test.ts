@@ -22,6 +22,10 @@ describe('FastHistogram', () => {
         .map((s) => `${s.name}${JSON.stringify(Object.fromEntries(Object.entries(s.labels).sort()))}=${s.value}`)
         .sort();
     expect(norm(await ours.metrics())).toEqual(norm(await theirs.metrics()));
+    expect(norm(fast.exposition())).toEqual(norm(await theirs.metrics())); // the direct text path too
+    fast.labels('new\nline \\ "q"', 'x').observe(1);
+    ref.labels('new\nline \\ "q"', 'x').observe(1);
+    expect(norm(fast.exposition())).toEqual(norm(await theirs.metrics()));
     expect(metricSum(await ours.metrics(), 'h_seconds_bucket', { model: 'a', le: '0.1' })).toBe(5);
     expect((await ours.metrics()).split('\n').slice(0, 2)).toEqual(['# HELP h_seconds help', '# TYPE h_seconds histogram']);
   });
