@@ -72,6 +72,9 @@ export function upstreamRequestHeaders(rawHeaders: string[], opts: UpstreamHeade
         continue;
       case 'content-length':
       case 'x-request-id':
+      // Expect: 100-continue was answered by tokentap's own HTTP server (the body is read before forwarding);
+      // forwarding it would make undici refuse the request.
+      case 'expect':
         continue;
       case 'x-forwarded-for':
         xff = xff === undefined ? value : `${xff}, ${value}`;

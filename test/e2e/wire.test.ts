@@ -153,3 +153,25 @@ describe('headers', () => {
     expect(up.requests[0].method).toBe('DELETE');
   });
 });
+
+describe('regressions', () => {
+  it('Expect: 100-continue (curl sends it for large bodies) is answered by tokentap, not forwarded (was a 502)', async () => {
+    up = await startRawUpstream((_req, res) => res.end('{"ok":true}'));
+    tap = await start(up.url);
+    const body = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'w '.repeat(5000) }] });
+    const res = await new Promise<IncomingMessage>((resolve, reject) => {
+      const req = httpRequest(`${tap!.proxyUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { expect: '100-continue', 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) },
+      });
+      req.on('continue', () => req.end(body));
+      req.on('response', resolve).on('error', reject);
+    });
+    let text = '';
+    for await (const piece of res) text += piece;
+    expect(res.statusCode).toBe(200);
+    expect(text).toBe('{"ok":true}');
+    expect(up.requests[0].body).toBe(body);
+    expect(up.requests[0].headers.expect).toBeUndefined();
+  });
+});
