@@ -4,6 +4,7 @@
  * Syntax: `N` (fixed), `uniform:a:b` (integers a..b inclusive), `normal:mu:sigma`
  * (rounded, clamped to >= 1).
  */
+import { mulberry32 } from '../sim/options.js';
 
 export type Distribution =
   | { kind: 'fixed'; value: number }
@@ -55,16 +56,9 @@ export function formatDistribution(d: Distribution): string {
   }
 }
 
-/** mulberry32: small, fast, good enough for workload sampling; same seed, same sequence. */
+/** mulberry32 (shared with the simulator): same seed, same sequence. */
 export function createRng(seed: number): Rng {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  return mulberry32(seed);
 }
 
 /** Standard normal by Box–Muller. */
