@@ -7,8 +7,6 @@
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
-const CRLF = Buffer.from('\r\n', 'latin1');
-
 export interface ClientWriter {
   /** Writes a chunk; false when the caller should wait for `onDrain`. */
   write(chunk: Uint8Array): boolean;
@@ -45,8 +43,17 @@ export function clientWriter(outgoing: ServerResponse): ClientWriter {
   let drainListener: (() => void) | null = null;
   return {
     write(chunk) {
-      const size = Buffer.from(`${chunk.length.toString(16)}\r\n`, 'latin1');
-      return socket.write(Buffer.concat([size, chunk, CRLF], size.length + chunk.length + 2));
+      // One buffer: "<size hex>\r\n" + data + "\r\n".
+      const hex = chunk.length.toString(16);
+      const frame = Buffer.allocUnsafe(hex.length + chunk.length + 4);
+      let o = frame.write(hex, 0, 'latin1');
+      frame[o++] = 13;
+      frame[o++] = 10;
+      frame.set(chunk, o);
+      o += chunk.length;
+      frame[o++] = 13;
+      frame[o] = 10;
+      return socket.write(frame);
     },
     onDrain(listener) {
       drainListener = listener;
