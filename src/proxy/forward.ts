@@ -5,8 +5,8 @@ import type { Config } from '../config/schema.js';
 import type { ModelLabeler } from '../metrics/model-label.js';
 import { UNKNOWN_MODEL } from '../metrics/model-label.js';
 import { acceptsStreamOptions, classifyEndpoint } from './endpoint.js';
-import { bodyTooLarge } from './errors.js';
 import type { ClientErrorState } from './client-errors.js';
+import { bodyTooLarge } from './errors.js';
 import { Exchange, type ExchangeSinks } from './exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
@@ -22,7 +22,6 @@ export interface ProxyDeps extends ExchangeSinks {
 }
 
 const NO_FACTS: RequestFacts = { model: undefined, stream: false, includeUsage: false, json: null };
-
 
 function hasBody(incoming: IncomingMessage): boolean {
   return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
@@ -73,19 +72,19 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
   });
   try {
     deps.upstream.dispatcher.dispatch(
-    {
-      path: deps.upstream.basePath + (incoming.url ?? '/'),
-      method: method as 'GET',
-      headers: upstreamRequestHeaders(incoming.rawHeaders, {
-        requestId,
-        clientIp: incoming.socket.remoteAddress,
-        bodyLength: sent?.length,
-        identityEncoding: endpoint !== 'other',
-      }),
-      body: sent ?? null,
-    },
-    relay,
-  );
+      {
+        path: deps.upstream.basePath + (incoming.url ?? '/'),
+        method: method as 'GET',
+        headers: upstreamRequestHeaders(incoming.rawHeaders, {
+          requestId,
+          clientIp: incoming.socket.remoteAddress,
+          bodyLength: sent?.length,
+          identityEncoding: endpoint !== 'other',
+        }),
+        body: sent ?? null,
+      },
+      relay,
+    );
   } catch (err) {
     relay.onResponseError(null, err as Error); // undici refused the request itself (e.g. a method it cannot send)
   }

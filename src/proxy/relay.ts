@@ -4,8 +4,7 @@
  * controller), every chunk is metered on the way, and the request is recorded exactly once whichever way
  * it ends.
  */
-import type { ServerResponse } from 'node:http';
-import type { IncomingHttpHeaders } from 'node:http';
+import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { JsonMeter } from '../meter/json-meter.js';
 import { buildRecord } from '../meter/record.js';
@@ -97,7 +96,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     if (this.clientGone) return; // recorded by onClientClose
     if (!this.started) {
       const { outcome, spec } = classifyUpstreamError(err, this.o.headersTimeoutMs);
-      this.sendError(spec, outcome);
+      sendJsonError(this.o.outgoing, this.o.exchange, spec, outcome, false);
       return;
     }
     const { outgoing } = this.o;
@@ -153,12 +152,6 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
         bodyUsage: this.jsonMeter?.usage() ?? null,
       }),
     );
-  }
-
-  /** Answers with an OpenAI-style JSON error (no upstream response) and records it when sent. */
-  private sendError(spec: ProxyErrorSpec, outcome: Outcome): void {
-    const { outgoing, exchange } = this.o;
-    sendJsonError(outgoing, exchange, spec, outcome, false);
   }
 }
 
