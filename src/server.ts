@@ -76,7 +76,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
     headersTimeoutMs: config.upstream_headers_timeout,
     idleTimeoutMs: config.upstream_idle_timeout,
   });
-  const metrics = createMetrics(config.buckets);
+  const metrics = createMetrics(config.buckets, () => upstream.probe());
   const log = openAccessLog(config.access_log);
   const active = new Set<Exchange>();
   const clientErrors = newClientErrorState();

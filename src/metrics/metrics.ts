@@ -25,7 +25,8 @@ export interface FinishedRequest {
 
 const ME = ['model', 'endpoint'];
 
-export function createMetrics(buckets: Config['buckets']) {
+/** `probeUpstream`: can a connection to the upstream be opened now? (asked at each scrape) */
+export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => Promise<boolean>) {
   /** prom-client's own metrics: counters, the gauge, process metrics. */
   const register = new client.Registry();
   /** The histograms (FastHistogram); registered here for the cluster aggregation, exposed as text directly. */
@@ -44,6 +45,17 @@ export function createMetrics(buckets: Config['buckets']) {
     labelNames: ['model', 'endpoint', 'stream', 'code', 'outcome'] as const,
     registers: [register],
   });
+  if (probeUpstream !== undefined) {
+    new client.Gauge({
+      name: 'tokentap_upstream_up',
+      help: '1 when a TCP connection to the upstream could be opened at scrape time, else 0.',
+      registers: [register],
+      aggregator: 'min', // with --workers: up only if every worker reaches it
+      async collect() {
+        this.set((await probeUpstream()) ? 1 : 0);
+      },
+    });
+  }
   const inFlight = new client.Gauge({
     name: 'tokentap_requests_in_flight',
     help: 'Requests being handled now.',

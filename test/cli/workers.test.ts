@@ -43,6 +43,7 @@ it('two workers: every request counted once in the aggregate; SIGTERM exits 0', 
   expect(metricSum(m, 'tokentap_tokens_total', { model: 'w', type: 'completion' })).toBe(3 * N);
   expect(metricSum(m, 'tokentap_time_to_first_token_seconds_count', { model: 'w' })).toBe(N / 2);
   expect(metricSum(m, 'tokentap_requests_in_flight')).toBe(0);
+  expect(metricSum(m, 'tokentap_upstream_up')).toBe(1); // min over workers, not their sum
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
 });

@@ -23,12 +23,14 @@ const start = async (extra: Record<string, unknown> = {}) => {
 };
 
 describe('metrics port', () => {
-  it('/healthz and /readyz answer 200 when the upstream is reachable', async () => {
+  it('/healthz, /readyz and tokentap_upstream_up follow the upstream', async () => {
     await start();
     expect((await fetch(`${tap!.metricsUrl}/healthz`)).status).toBe(200);
     expect((await fetch(`${tap!.metricsUrl}/readyz`)).status).toBe(200);
+    expect(metricSum(await (await fetch(`${tap!.metricsUrl}/metrics`)).text(), 'tokentap_upstream_up')).toBe(1);
     await up!.close();
     expect((await fetch(`${tap!.metricsUrl}/readyz`)).status).toBe(503);
+    expect(metricSum(await (await fetch(`${tap!.metricsUrl}/metrics`)).text(), 'tokentap_upstream_up')).toBe(0);
   });
 
   it('with metrics_token, /metrics needs the bearer token', async () => {
