@@ -8,8 +8,9 @@ import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchCli } from '../../src/bench/cli.js';
 import { runBench } from '../../src/bench/run.js';
-import { startTokentap } from '../../src/server.js';
+import type { startTokentap } from '../../src/server.js';
 import { startSimulator } from '../../src/sim/server.js';
+import { startTap } from '../helpers/tap.js';
 
 type Closable = { close(): Promise<void> };
 
@@ -23,14 +24,7 @@ describe('tokentap bench against the simulator through tokentap', () => {
   beforeAll(async () => {
     sim = await startSimulator({ port: 0, ttftMs: 80, itlMs: 10, outputTokens: 16 });
     started.push(sim);
-    tap = await startTokentap({
-      upstream: sim.url,
-      host: '127.0.0.1',
-      port: 0,
-      metrics_host: '127.0.0.1',
-      metrics_port: 0,
-      access_log: logFile,
-    });
+    tap = await startTap(sim.url, { access_log: logFile });
     started.push(tap);
   });
 

@@ -1,9 +1,10 @@
 /** A slow client against a fast upstream: tokentap holds a bounded amount, and back-pressure reaches the upstream socket. */
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { afterEach, expect, it } from 'vitest';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { metricSum, scrape } from '../helpers/prom.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTap } from '../helpers/tap.js';
 import { eventually } from '../helpers/wait.js';
 
 let up: RawUpstream;
@@ -32,7 +33,7 @@ it('slow client: upstream writes stall while the client does not read; everythin
     };
     pump();
   });
-  tap = await startTokentap({ upstream: up.url, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off' });
+  tap = await startTap(up.url);
 
   const res = await new Promise<IncomingMessage>((resolve, reject) => {
     const req = httpRequest(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST' });

@@ -5,9 +5,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { metricSum, scrape } from '../helpers/prom.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTap } from '../helpers/tap.js';
 import { eventually } from '../helpers/wait.js';
 
 let up: RawUpstream;
@@ -24,7 +25,7 @@ async function start(extra: Record<string, unknown> = {}) {
     res.end('{"error":{"message":"upstream says no"}}');
   });
   logFile = join(mkdtempSync(join(tmpdir(), 'tokentap-bad-')), 'access.log');
-  tap = await startTokentap({ upstream: up.url, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: logFile, ...extra });
+  tap = await startTap(up.url, { access_log: logFile, ...extra });
 }
 
 /** Sends raw bytes on a fresh connection; resolves with everything the server sent before closing. */

@@ -11,9 +11,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { metricSum, scrape } from '../helpers/prom.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTap } from '../helpers/tap.js';
 import { eventually } from '../helpers/wait.js';
 
 let up: RawUpstream | undefined;
@@ -27,7 +28,7 @@ afterEach(async () => {
 
 async function start(upstream: string, extra: Record<string, unknown> = {}) {
   logFile = join(mkdtempSync(join(tmpdir(), 'tokentap-faults-')), 'access.log');
-  tap = await startTokentap({ upstream, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: logFile, ...extra });
+  tap = await startTap(upstream, { access_log: logFile, ...extra });
   return tap;
 }
 

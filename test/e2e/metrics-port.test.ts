@@ -1,9 +1,10 @@
 /** The metrics port: /healthz, /readyz, the optional bearer token, and the bounded model label. */
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { metricSum } from '../helpers/prom.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTap } from '../helpers/tap.js';
 
 let up: RawUpstream | undefined;
 let tap: RunningTokentap | undefined;
@@ -18,7 +19,7 @@ const start = async (extra: Record<string, unknown> = {}) => {
     res.writeHead(200, { 'content-type': 'application/json' });
     res.end('{"object":"list","data":[],"usage":{"prompt_tokens":2,"total_tokens":2}}');
   });
-  tap = await startTokentap({ upstream: up.url, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off', ...extra });
+  tap = await startTap(up.url, extra);
   return tap;
 };
 

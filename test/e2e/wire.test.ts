@@ -2,9 +2,10 @@
 import { request as httpRequest, type IncomingMessage } from 'node:http';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { metricSum, scrape } from '../helpers/prom.js';
 import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { startTap } from '../helpers/tap.js';
 import { eventually } from '../helpers/wait.js';
 
 let up: RawUpstream | undefined;
@@ -15,8 +16,7 @@ afterEach(async () => {
   tap = up = undefined;
 });
 
-const start = (upstream: string, extra: Record<string, unknown> = {}) =>
-  startTokentap({ upstream, host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off', ...extra });
+const start = startTap;
 
 const ev = (content: string) =>
   `data: {"id":"c","object":"chat.completion.chunk","created":1,"model":"m","choices":[{"index":0,"delta":{"content":${JSON.stringify(content)}},"logprobs":null,"finish_reason":null}]}\n\n`;

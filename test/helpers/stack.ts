@@ -3,9 +3,10 @@ import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
-import { startTokentap, type RunningTokentap } from '../../src/server.js';
+import type { RunningTokentap } from '../../src/server.js';
 import { startSimulator, type RunningSim } from '../../src/sim/server.js';
 import { scrape } from './prom.js';
+import { startTap } from './tap.js';
 
 export interface Stack {
   sim: RunningSim;
@@ -23,15 +24,7 @@ export async function startStack(
 ): Promise<Stack> {
   const sim = await startSimulator({ port: 0, ttftMs: 20, itlMs: 5, ...simOptions });
   const logFile = join(mkdtempSync(join(tmpdir(), 'tokentap-log-')), 'access.log');
-  const tap = await startTokentap({
-    upstream: sim.url,
-    host: '127.0.0.1',
-    port: 0,
-    metrics_host: '127.0.0.1',
-    metrics_port: 0,
-    access_log: logFile,
-    ...tapOptions,
-  });
+  const tap = await startTap(sim.url, { access_log: logFile, ...tapOptions });
   const openai = new OpenAI({ baseURL: `${tap.proxyUrl}/v1`, apiKey: 'sk-test', maxRetries: 0 });
   return {
     sim,

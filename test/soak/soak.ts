@@ -15,6 +15,7 @@ import { subscribe } from 'node:diagnostics_channel';
 import { readdirSync, readFileSync, readlinkSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { parseExposition, sumBy, sumSeries } from '../../dist/bench/prom-scrape.js';
 import { startSimulator } from '../../dist/sim/server.js';
 
 const { values } = parseArgs({
@@ -61,8 +62,7 @@ const pid = tap.pid!;
 const rssMb = () => Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'))![1]) / 1024;
 const sockets = () => readdirSync(`/proc/${pid}/fd`).filter((fd) => { try { return readlinkSync(`/proc/${pid}/fd/${fd}`).startsWith('socket:'); } catch { return false; } }).length;
 const scrape = async () => (await request(`${urls.metrics}/metrics`)).body.text();
-const sum = (text: string, name: string) =>
-  text.split('\n').filter((l) => l.startsWith(`${name}{`) || l.startsWith(`${name} `)).reduce((a, l) => a + Number(l.split(' ').pop()), 0);
+const sum = (text: string, name: string) => sumSeries(parseExposition(text), name);
 
 const agent = new Agent({ connections: concurrency + 10 });
 const body = JSON.stringify({ model: 'soak', stream: true, messages: [{ role: 'user', content: 'soak test prompt' }] });
@@ -120,8 +120,7 @@ const endRss = loadEndRss;
 const idleRss = rssMb();
 const recorded = sum(text, 'tokentap_requests_total');
 const inFlight = sum(text, 'tokentap_requests_in_flight');
-const outcomes: Record<string, number> = {};
-for (const m of text.matchAll(/^tokentap_requests_total\{[^}]*outcome="([^"]+)"[^}]*\} (\S+)$/gm)) outcomes[m[1]] = (outcomes[m[1]] ?? 0) + Number(m[2]);
+const outcomes = Object.fromEntries(sumBy(parseExposition(text), 'tokentap_requests_total', 'outcome'));
 
 const checks = {
   counted: recorded === sent,
