@@ -6,7 +6,8 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/schema.js';
-import { createUpstream, startMetricsServer, startWithConfig, type RunningTokentap } from './server.js';
+import { probeUpstream } from './proxy/upstream.js';
+import { startMetricsServer, startWithConfig, type RunningTokentap } from './server.js';
 
 /** In a worker: run the proxy without a metrics port, answering the primary's metrics requests. */
 export async function startClusterWorker(config: Config): Promise<RunningTokentap> {
@@ -27,11 +28,6 @@ export interface ClusterPrimary {
 /** In the primary: fork the workers, serve aggregated metrics, restart a worker that dies. */
 export async function startClusterPrimary(config: Config, workers: number, env: NodeJS.ProcessEnv): Promise<ClusterPrimary> {
   const aggregator = new AggregatorRegistry();
-  const upstream = createUpstream(config.upstream!, {
-    connectTimeoutMs: config.upstream_connect_timeout,
-    headersTimeoutMs: config.upstream_headers_timeout,
-    idleTimeoutMs: config.upstream_idle_timeout,
-  });
   let stopping = false;
   let proxyPort = config.port;
   if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
@@ -58,7 +54,7 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
     config,
     () => aggregator.clusterMetrics(),
     aggregator.contentType,
-    () => upstream.probe(),
+    () => probeUpstream(config.upstream!),
   );
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   return {
@@ -78,7 +74,6 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
         ),
       );
       await metrics.close();
-      await upstream.close();
     },
   };
 }

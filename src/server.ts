@@ -12,7 +12,6 @@ import { createProxyApp } from './proxy/app.js';
 import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
 import type { Exchange } from './proxy/exchange.js';
 import { createUpstream } from './proxy/upstream.js';
-export { createUpstream };
 
 export interface RunningTokentap {
   proxyUrl: string;

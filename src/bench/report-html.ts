@@ -1,5 +1,5 @@
 /** Self-contained HTML report: tables and inline-SVG plots; no script, no CDN, opens offline. */
-import { fmt } from './report-table.js';
+import { fmt, reportFigures } from './report-table.js';
 import type { BenchResult } from './run.js';
 import type { ProxySummary } from './proxy-side.js';
 import type { Summary } from './stats.js';
@@ -28,20 +28,12 @@ const HEAD = '<tr><th>figure</th><th>side</th><th>count</th><th>mean</th><th>p50
 
 export function renderHtml(r: BenchResult): string {
   const s = r.summary;
-  const c = s.client;
   const p = s.proxy;
   const rows: string[] = [];
-  const add = (label: string, cs: Summary, ps: ProxySummary | undefined, digits = 1): void => {
+  for (const [label, cs, ps, digits] of reportFigures(r)) {
     rows.push(row(label, 'client', cs, digits));
     if (ps) rows.push(row('', 'proxy', ps, digits, 'proxy'));
-  };
-  add('TTFT (ms)', c.ttftMs, p?.ttftMs);
-  add('TTFC (ms)', c.ttfcMs, p?.ttfcMs);
-  add('ITL (ms)', c.itlMs, p?.itlMs, 2);
-  add('TPOT (ms)', c.tpotMs, p?.tpotMs, 2);
-  add('E2E (ms)', c.e2eMs, p?.e2eMs);
-  add('prompt tokens', c.promptTokens, p?.promptTokens, 0);
-  add('completion tokens', c.completionTokens, p?.completionTokens, 0);
+  }
 
   const ok = r.records.filter((x) => x.ok);
   const ttft = ok.map((x) => x.ttftMs).filter((v): v is number => v !== null);

@@ -20,6 +20,21 @@ export function textTable(header: string[], rows: string[][]): string {
 
 const COLS = ['figure', 'side', 'count', 'mean', 'p50', 'p90', 'p95', 'p99', 'max'];
 
+/** The figures both reports list, in order: label, client and proxy summaries, digits. */
+export function reportFigures(r: BenchResult): [string, Summary, ProxySummary | undefined, number][] {
+  const c = r.summary.client;
+  const p = r.summary.proxy;
+  return [
+    ['TTFT (ms)', c.ttftMs, p?.ttftMs, 1],
+    ['TTFC (ms)', c.ttfcMs, p?.ttfcMs, 1],
+    ['ITL (ms)', c.itlMs, p?.itlMs, 2],
+    ['TPOT (ms)', c.tpotMs, p?.tpotMs, 2],
+    ['E2E (ms)', c.e2eMs, p?.e2eMs, 1],
+    ['prompt tokens', c.promptTokens, p?.promptTokens, 0],
+    ['completion tokens', c.completionTokens, p?.completionTokens, 0],
+  ];
+}
+
 function clientRow(label: string, s: Summary, digits: number): string[] {
   return [label, 'client', String(s.count), fmt(s.mean, digits), fmt(s.p50, digits), fmt(s.p90, digits), fmt(s.p95, digits), fmt(s.p99, digits), fmt(s.max, digits)];
 }
@@ -31,7 +46,6 @@ function proxyRow(s: ProxySummary, digits: number): string[] {
 /** The full report for a terminal or a log. */
 export function renderReport(r: BenchResult): string {
   const s = r.summary;
-  const c = s.client;
   const p = s.proxy;
   const out: string[] = [];
   const cfg = r.config;
@@ -40,17 +54,10 @@ export function renderReport(r: BenchResult): string {
   out.push(`${shape}; prompt tokens ${String(cfg.promptTokens)}, max tokens ${String(cfg.maxTokens)}`);
   out.push('');
   const rows: string[][] = [];
-  const add = (label: string, cs: Summary, ps: ProxySummary | undefined, digits = 1): void => {
+  for (const [label, cs, ps, digits] of reportFigures(r)) {
     rows.push(clientRow(label, cs, digits));
     if (ps) rows.push(proxyRow(ps, digits));
-  };
-  add('TTFT (ms)', c.ttftMs, p?.ttftMs);
-  add('TTFC (ms)', c.ttfcMs, p?.ttfcMs);
-  add('ITL (ms)', c.itlMs, p?.itlMs, 2);
-  add('TPOT (ms)', c.tpotMs, p?.tpotMs, 2);
-  add('E2E (ms)', c.e2eMs, p?.e2eMs);
-  add('prompt tokens', c.promptTokens, p?.promptTokens, 0);
-  add('completion tokens', c.completionTokens, p?.completionTokens, 0);
+  }
   out.push(textTable(COLS, rows));
   if (p) out.push('proxy side: quantiles interpolated within histogram buckets; means exact; no max.');
   out.push('');

@@ -33,6 +33,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private clientGone = false;
   private started = false;
   private status = 0;
+  private isSse = false;
   private failure: Outcome | null = null;
   private streamMeter: StreamMeter | null = null;
   private jsonMeter: JsonMeter | null = null;
@@ -61,6 +62,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     const encoding = headers['content-encoding'];
     const readable = encoding === undefined || encoding === 'identity';
     const isSse = contentType.startsWith('text/event-stream');
+    this.isSse = isSse;
     const ok = status >= 200 && status < 300;
     const metered = exchange.endpoint !== 'other';
     const strip = this.o.injectedUsage && isSse && ok && readable;
@@ -102,7 +104,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     const { outgoing } = this.o;
     if (isBodyTimeout(err)) {
       this.failure = 'timeout';
-      if (this.streamMeter !== null || String(outgoing.getHeader('content-type') ?? '').startsWith('text/event-stream')) {
+      if (this.isSse) {
         this.writeTail();
         this.client!.write(Buffer.from(idleTimeoutEvent(this.o.idleTimeoutMs)));
         this.client!.release();

@@ -31,25 +31,30 @@ export function createUpstream(url: string, opts: UpstreamOptions): Upstream {
     bodyTimeout: opts.idleTimeoutMs,
     keepAliveTimeout: 30_000,
   });
-  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
-  const host = u.hostname.replace(/^\[|\]$/g, '');
   return {
     origin,
     basePath,
     dispatcher,
-    probe: (timeoutMs = 1000) =>
-      new Promise((resolve) => {
-        const socket = connect({ host, port, timeout: timeoutMs });
-        const done = (ok: boolean) => {
-          socket.destroy();
-          resolve(ok);
-        };
-        socket.once('connect', () => done(true));
-        socket.once('timeout', () => done(false));
-        socket.once('error', () => done(false));
-      }),
+    probe: (timeoutMs) => probeUpstream(url, timeoutMs),
     close: () => dispatcher.close(),
   };
+}
+
+/** Can a TCP connection be opened to the upstream at `url` now? (readiness, tokentap_upstream_up) */
+export function probeUpstream(url: string, timeoutMs = 1000): Promise<boolean> {
+  const u = new URL(url);
+  const port = Number(u.port) || (u.protocol === 'https:' ? 443 : 80);
+  const host = u.hostname.replace(/^\[|\]$/g, '');
+  return new Promise((resolve) => {
+    const socket = connect({ host, port, timeout: timeoutMs });
+    const done = (ok: boolean) => {
+      socket.destroy();
+      resolve(ok);
+    };
+    socket.once('connect', () => done(true));
+    socket.once('timeout', () => done(false));
+    socket.once('error', () => done(false));
+  });
 }
 
 const UNREACHABLE_CODES: Record<string, string> = {
@@ -78,8 +83,9 @@ function errorCode(err: unknown): string | undefined {
 export function classifyUpstreamError(err: unknown, headersTimeoutMs: number): { outcome: Outcome; spec: ProxyErrorSpec } {
   const code = errorCode(err);
   if (code === 'UND_ERR_HEADERS_TIMEOUT') return { outcome: 'timeout', spec: upstreamHeadersTimeout(headersTimeoutMs) };
-  const what = (code && UNREACHABLE_CODES[code]) ?? (code ? `request failed (${code})` : 'request failed');
-  return { outcome: 'unreachable', spec: upstreamUnreachable(code && UNREACHABLE_CODES[code] ? `${what} (${code})` : what) };
+  const known = code === undefined ? undefined : UNREACHABLE_CODES[code];
+  const cause = known !== undefined ? `${known} (${code})` : code !== undefined ? `request failed (${code})` : 'request failed';
+  return { outcome: 'unreachable', spec: upstreamUnreachable(cause) };
 }
 
 export function isBodyTimeout(err: unknown): boolean {
