@@ -11,7 +11,8 @@
  */
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
-import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
+import { chunkObject, streamSlots, type ChunkEnvelope } from './choice-stream.js';
+import { EventWriter, holdNonStreaming } from './sse.js';
 import { SlotPlan, chatPromptTokens, planOutput, tokenText, toolArguments, usageInfo, type OutputPlan, type Slot } from './tokens.js';
 
 interface ToolPlan {
@@ -102,36 +103,20 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   }
 
   const w = new EventWriter(ctx);
-  const chunk = (choices: unknown[], soFar: number): Record<string, unknown> => {
-    const c: Record<string, unknown> = { id, object: 'chat.completion.chunk', created, model, choices };
-    if (flags.continuousUsage) {
-      c.usage = { prompt_tokens: promptTokens, completion_tokens: soFar, total_tokens: promptTokens + soFar };
-    } else if (flags.includeUsage) c.usage = null;
-    return c;
-  };
+  const envelope: ChunkEnvelope = { id, object: 'chat.completion.chunk', created, model, promptTokens, flags };
   const role = { index: 0, delta: { role: 'assistant', content: '' }, logprobs: null, finish_reason: null };
-  if (!(await w.data(chunk([role], 0)))) return;
-
-  let soFar = 0;
-  const result = await runSlots(
+  if (!(await w.data(chunkObject(envelope, [role], 0)))) return;
+  await streamSlots(
     ctx,
     w,
-    slots.count,
-    (k) => {
-      const slot = slots.slot(k);
-      soFar += slot.tokens;
-      const last = k === slots.count - 1;
+    envelope,
+    slots,
+    (slot, last) => {
       const delta = slotDelta(slot, tool, ctx.opts.reasoningField);
       const choice: Record<string, unknown> = { index: 0, delta, logprobs: null, finish_reason: last ? finish : null };
       if (last) choice.stop_reason = null;
-      return w.data(chunk([choice], soFar));
+      return choice;
     },
-    () => writeInbandError(w),
+    () => usageInfo(promptTokens, completionTokens, plan, false),
   );
-  if (result !== 'ok') return;
-  if (flags.includeUsage) {
-    const usage = usageInfo(promptTokens, completionTokens, plan, false);
-    if (!(await w.data({ id, object: 'chat.completion.chunk', created, model, choices: [], usage }))) return;
-  }
-  if (await w.done()) w.end();
 }

@@ -8,7 +8,8 @@
  */
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
-import { EventWriter, holdNonStreaming, runSlots, writeInbandError } from './sse.js';
+import { streamSlots } from './choice-stream.js';
+import { EventWriter, holdNonStreaming } from './sse.js';
 import { SlotPlan, planOutput, textOrIdsTokens, tokenText, usageInfo } from './tokens.js';
 
 function validPrompt(p: unknown): boolean {
@@ -59,33 +60,12 @@ export async function handleCompletions(ctx: ReqCtx): Promise<void> {
 
   const w = new EventWriter(ctx);
   w.open();
-  let soFar = 0;
-  const result = await runSlots(
+  await streamSlots(
     ctx,
     w,
-    slots.count,
-    (k) => {
-      const slot = slots.slot(k);
-      soFar += slot.tokens;
-      const last = k === slots.count - 1;
-      const c: Record<string, unknown> = {
-        id,
-        object: 'text_completion',
-        created,
-        model,
-        choices: [{ index: 0, text: slot.text, logprobs: null, finish_reason: last ? finish : null, stop_reason: null }],
-      };
-      if (flags.continuousUsage) {
-        c.usage = { prompt_tokens: promptTokens, completion_tokens: soFar, total_tokens: promptTokens + soFar };
-      } else if (flags.includeUsage) c.usage = null;
-      return w.data(c);
-    },
-    () => writeInbandError(w),
+    { id, object: 'text_completion', created, model, promptTokens, flags },
+    slots,
+    (slot, last) => ({ index: 0, text: slot.text, logprobs: null, finish_reason: last ? finish : null, stop_reason: null }),
+    () => usageInfo(promptTokens, plan.contentTokens, plan, false),
   );
-  if (result !== 'ok') return;
-  if (flags.includeUsage) {
-    const usage = usageInfo(promptTokens, plan.contentTokens, plan, false);
-    if (!(await w.data({ id, object: 'text_completion', created, model, choices: [], usage }))) return;
-  }
-  if (await w.done()) w.end();
 }
