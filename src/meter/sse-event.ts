@@ -35,7 +35,7 @@ export function inspectEvent(eventName: string | undefined, data: string): Event
   if (data === '[DONE]') return DONE;
   if (data.length === 0 || data.charCodeAt(0) !== 123 /* { */) return NOTHING;
   if (eventName === undefined) {
-    const fast = inspectCompactChunk(data);
+    const fast = inspectCompactChunk(Buffer.from(data));
     if (fast !== null) return fast;
   }
   return inspectParsed(eventName, data);
@@ -45,29 +45,84 @@ const DONE: EventFacts = Object.freeze({ ...NOTHING, done: true }) as EventFacts
 const TOKEN_CONTENT: EventFacts = Object.freeze({ ...NOTHING, token: true, content: true }) as EventFacts;
 const TOKEN_ONLY: EventFacts = Object.freeze({ ...NOTHING, token: true }) as EventFacts;
 
-const CONTENT_OR_TEXT = /"(?:content|text)":"[^"]/;
-const REASONING = /"(?:reasoning_content|reasoning)":"[^"]/;
+/** `b` from `at` holds the ASCII `word`. */
+function sameAt(b: Uint8Array, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (b[at + k] !== word.charCodeAt(k)) return false;
+  return true;
+}
+
+const QUOTE = 34;
+const BACKSLASH = 92;
+const COLON = 58;
+const BRACE = 123;
+const BRACKET = 91;
 
 /**
- * The common case without JSON.parse: a compact Chat/Completions chunk that carries no usage, error or
- * Responses `type`. In compact JSON a raw `"key":"` can only be a key (quotes inside strings are escaped),
- * so these patterns are exact there. Anything else (spaces after colons, usage, errors) returns null and
- * takes the full parse.
+ * The common case without decoding or JSON.parse: one pass over the UTF-8 bytes [start, end) of a compact
+ * Chat/Completions chunk that carries no usage object, error or Responses `type`. It walks the JSON's
+ * strings (escapes included), so a key is exactly a string followed by `:`, never text inside a value
+ * (multi-byte characters are all >= 0x80 and cannot be mistaken for structure). Content/text/tool-call
+ * keys with a non-empty value make a token event; reasoning keys a token without content. It returns null
+ * (take the full parse) for anything it cannot be sure of: whitespace between tokens, an escaped key,
+ * `"usage":{`, `error`, `type`, or no `choices` array.
  */
-export function inspectCompactChunk(data: string): EventFacts | null {
-  if (
-    !data.includes('"choices":[') ||
-    data.includes('": ') ||
-    data.includes('" :') ||
-    data.includes('"usage":{') ||
-    data.includes('"error"') ||
-    data.includes('"type":')
-  ) {
-    return null;
+export function inspectCompactChunk(b: Uint8Array, start = 0, end = b.length): EventFacts | null {
+  if (start >= end || b[start] !== BRACE) return null;
+  let choices = false;
+  let token = false;
+  let content = false;
+  let i = start + 1;
+  while (i < end) {
+    const c = b[i];
+    if (c === QUOTE) {
+      const from = i + 1;
+      let j = from;
+      let escaped = false;
+      for (; j < end; j++) {
+        const d = b[j];
+        if (d === QUOTE) break;
+        if (d === BACKSLASH) {
+          escaped = true;
+          j++;
+        }
+      }
+      if (j >= end) return null;
+      i = j + 1;
+      if (b[i] !== COLON) continue; // a value, not a key
+      if (escaped) return null;
+      const v = b[i + 1];
+      const nonEmptyString = v === QUOTE && b[i + 2] !== QUOTE;
+      switch (j - from) {
+        case 4:
+          if (sameAt(b, from, 'type')) return null;
+          if (nonEmptyString && sameAt(b, from, 'text')) token = content = true;
+          break;
+        case 5:
+          if (sameAt(b, from, 'error') || (v === BRACE && sameAt(b, from, 'usage'))) return null;
+          break;
+        case 7:
+          if (v === BRACKET && sameAt(b, from, 'choices')) choices = true;
+          else if (nonEmptyString && sameAt(b, from, 'content')) token = content = true;
+          break;
+        case 9:
+          if (nonEmptyString && sameAt(b, from, 'reasoning')) token = true;
+          break;
+        case 17:
+          if (nonEmptyString && sameAt(b, from, 'reasoning_content')) token = true;
+          break;
+        case 10:
+          if (v === BRACKET && b[i + 2] === BRACE && sameAt(b, from, 'tool_calls')) token = content = true;
+          break;
+      }
+      i++;
+    } else if (c === 32 || c === 9 || c === 10 || c === 13) {
+      return null;
+    } else {
+      i++;
+    }
   }
-  if (CONTENT_OR_TEXT.test(data) || data.includes('"tool_calls":[{')) return TOKEN_CONTENT;
-  if (REASONING.test(data)) return TOKEN_ONLY;
-  return NOTHING;
+  if (!choices) return null;
+  return token ? (content ? TOKEN_CONTENT : TOKEN_ONLY) : NOTHING;
 }
 
 function inspectParsed(eventName: string | undefined, data: string): EventFacts {

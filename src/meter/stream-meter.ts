@@ -4,7 +4,8 @@
  * that tokentap injected, forwarding every other byte as received. Pure: no I/O, no timers, no clock.
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
-import { inspectEvent } from './sse-event.js';
+import { TextDecoder } from 'node:util';
+import { inspectCompactChunk, inspectEvent, type EventFacts } from './sse-event.js';
 import { SseFramer } from './sse-frames.js';
 import type { Usage } from './usage.js';
 
@@ -22,6 +23,28 @@ export interface StreamFacts {
 }
 
 const EMPTY = new Uint8Array(0);
+const LF = 10;
+const CR = 13;
+
+/**
+ * What a complete event `data: <payload>\n\n` (one data line, LF framing) at [start, end) of `buf` says,
+ * read from the bytes; null when the event has any other shape (it then goes through eventsource-parser).
+ */
+function singleDataLine(buf: Buffer, start: number, end: number): EventFacts | null {
+  if (
+    end - start < 7 ||
+    buf[start] !== 100 /* d */ ||
+    buf[start + 1] !== 97 /* a */ ||
+    buf[start + 2] !== 116 /* t */ ||
+    buf[start + 3] !== 97 /* a */ ||
+    buf[start + 4] !== 58 /* : */ ||
+    buf.indexOf(LF, start) !== end - 2
+  ) {
+    return null;
+  }
+  const from = buf[start + 5] === 32 ? start + 6 : start + 5;
+  return inspectCompactChunk(buf, from, end - 2) ?? inspectEvent(undefined, buf.toString('utf8', from, end - 2));
+}
 
 export class StreamMeter {
   readonly facts: StreamFacts = {
@@ -35,26 +58,67 @@ export class StreamMeter {
     sawDone: false,
     strippedUsageChunks: 0,
   };
-  private readonly decoder = new TextDecoder('utf-8');
-  private readonly parser: EventSourceParser;
-  private readonly framer: SseFramer | null;
+  /** Created on the first event the byte path does not read (most streams never need them). */
+  private decoder: TextDecoder | null = null;
+  private parser: EventSourceParser | null = null;
+  private readonly framer = new SseFramer();
+  private readonly strip: boolean;
+  /** Strip mode: bytes of the event not complete yet, held until we know whether it is dropped. */
   private held: Uint8Array[] = [];
+  /** The parser has been fed part of an event that has not ended yet. */
+  private midEvent = false;
   private now = 0;
   private dropEvent = false;
 
   constructor(options: { stripUsageChunk: boolean }) {
-    this.framer = options.stripUsageChunk ? new SseFramer() : null;
-    this.parser = createParser({ onEvent: (e) => this.onEvent(e.event, e.data) });
+    this.strip = options.stripUsageChunk;
   }
 
-  /** Feeds bytes that arrived at `now` (ms); returns the bytes to forward to the client. */
+  /**
+   * Feeds bytes that arrived at `now` (ms); returns the bytes to forward to the client (the same chunk
+   * unless strip mode removed or held something).
+   *
+   * Events are delimited on the bytes. A complete single-line `data:` event (the usual chunk) is read
+   * straight from the bytes; anything else (other fields, comments, CR framing, an event split across
+   * chunks) goes through eventsource-parser, which then always starts at an event boundary.
+   */
   push(chunk: Uint8Array, now: number): Uint8Array {
     this.now = now;
-    if (this.framer === null) {
-      this.parser.feed(this.decoder.decode(chunk, { stream: true }));
-      return chunk;
+    const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
+    const lfOnly = !this.framer.pendingCR && buf.indexOf(CR) === -1;
+    const ends = this.framer.scan(buf, lfOnly);
+    const hadHeld = this.held.length > 0;
+    let kept: Uint8Array[] | null = null;
+    let dropped = false;
+    let start = 0;
+    for (let i = 0; i < ends.length; i++) {
+      const end = ends[i];
+      this.dropEvent = false;
+      const facts = lfOnly && !this.midEvent ? singleDataLine(buf, start, end) : null;
+      if (facts !== null) this.apply(facts);
+      else this.feedParser(buf, start, end);
+      this.midEvent = false;
+      if (this.strip) {
+        kept ??= [];
+        if (this.dropEvent) {
+          dropped = true;
+          this.held = [];
+        } else {
+          for (const h of this.held) kept.push(h);
+          this.held = [];
+          kept.push(buf.subarray(start, end));
+        }
+      }
+      start = end;
     }
-    return this.pushFramed(chunk, this.framer);
+    if (start < buf.length) {
+      this.feedParser(buf, start, buf.length);
+      this.midEvent = true;
+      if (this.strip) this.held.push(buf.subarray(start));
+    }
+    if (!this.strip || (!dropped && !hadHeld && start === buf.length)) return chunk;
+    if (kept === null || kept.length === 0) return EMPTY;
+    return kept.length === 1 ? kept[0] : concat(kept);
   }
 
   /** End of the upstream body: returns bytes still held (an unterminated last event), to forward as they are. */
@@ -64,48 +128,18 @@ export class StreamMeter {
     return rest;
   }
 
-  private pushFramed(chunk: Uint8Array, framer: SseFramer): Uint8Array {
-    const ends = framer.scan(chunk);
-    if (ends.length === 0) {
-      this.parser.feed(this.decoder.decode(chunk, { stream: true }));
-      this.held.push(chunk);
-      return EMPTY;
-    }
-    const hadHeld = this.held.length > 0;
-    const kept: Uint8Array[] = [];
-    let dropped = false;
-    let start = 0;
-    for (const end of ends) {
-      const piece = chunk.subarray(start, end);
-      this.dropEvent = false;
-      this.parser.feed(this.decoder.decode(piece, { stream: true }));
-      if (this.dropEvent) {
-        dropped = true;
-        this.held = [];
-      } else {
-        if (this.held.length > 0) kept.push(...this.held);
-        this.held = [];
-        kept.push(piece);
-      }
-      start = end;
-    }
-    if (start < chunk.length) {
-      const tail = chunk.subarray(start);
-      this.parser.feed(this.decoder.decode(tail, { stream: true }));
-      this.held.push(tail);
-    }
-    if (!dropped && !hadHeld && start === chunk.length) return chunk;
-    if (kept.length === 0) return EMPTY;
-    return kept.length === 1 ? kept[0] : concat(kept);
+  private feedParser(buf: Buffer, start: number, end: number): void {
+    this.decoder ??= new TextDecoder('utf-8');
+    this.parser ??= createParser({ onEvent: (e) => this.apply(inspectEvent(e.event, e.data)) });
+    this.parser.feed(this.decoder.decode(buf.subarray(start, end), { stream: true }));
   }
 
-  private onEvent(eventName: string | undefined, data: string): void {
-    const facts = inspectEvent(eventName, data);
+  private apply(facts: EventFacts): void {
     const f = this.facts;
     if (facts.done) f.sawDone = true;
     if (facts.error) f.inbandError = true;
     if (facts.usage) f.usage = facts.usage;
-    if (facts.usageOnly && this.framer !== null) {
+    if (facts.usageOnly && this.strip) {
       this.dropEvent = true;
       f.strippedUsageChunks++;
     }

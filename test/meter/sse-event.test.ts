@@ -37,7 +37,7 @@ describe('inspectEvent', () => {
   it('the compact fast path never disagrees with the full parse; it declines what it cannot be sure of', () => {
     let fast = 0;
     for (const data of CORPUS) {
-      const quick = inspectCompactChunk(data);
+      const quick = inspectCompactChunk(Buffer.from(data));
       const full = inspectEvent('message', data); // an event name forces the full parse
       if (quick !== null) {
         fast++;

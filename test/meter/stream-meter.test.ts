@@ -168,4 +168,23 @@ describe('StreamMeter byte handling', () => {
     expect(m.facts.usage?.completion).toBe(1);
     expect(m.facts.sawDone).toBe(true);
   });
+
+  it('regression: events read straight from the bytes and events through eventsource-parser agree, in any mix', () => {
+    // `data:` without a space, a multi-line data event, an event name, a CR-framed event and plain chunks.
+    const text =
+      chunk({ content: 'a' }).replace('data: ', 'data:') +
+      'data: {"choices":[{"index":0,\ndata: "delta":{"content":"b"}}]}\n\n' +
+      'event: message\n' + chunk({ content: 'c' }) +
+      chunk({ content: 'd' }).replace(/\n\n$/, '\r\r') +
+      chunk({ content: '' }) + chunk({ content: 'é' }) + usageChunk(2, 5) + DONE;
+    const bytes = enc.encode(text);
+    for (let cut = 0; cut <= bytes.length; cut++) {
+      const m = new StreamMeter({ stripUsageChunk: true });
+      const out = joinBytes(feedSplit(m, bytes, [cut])).toString();
+      expect(m.facts.tokenEvents, `cut ${cut}`).toBe(5);
+      expect(m.facts.usage?.completion).toBe(5);
+      expect(m.facts.sawDone).toBe(true);
+      expect(out).toBe(text.replace(usageChunk(2, 5), ''));
+    }
+  });
 });

@@ -103,9 +103,11 @@ export async function startTokentapProc(cli: string, upstream: string): Promise<
   // Node flags for the tokentap process only: by default those `npm start` and the Docker image use;
   // TOKENTAP_BENCH_NODE_FLAGS overrides them (set it to ' ' for none) to compare runtime settings.
   const nodeFlags = (process.env.TOKENTAP_BENCH_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+  // Full metering, as deployed: the access log is on (a file, one JSON line per request).
+  const accessLog = join(mkdtempSync(join(tmpdir(), 'tokentap-bench-')), 'access.log');
   const proc = startProc('tokentap', process.execPath, [
     ...nodeFlags, cli, '--upstream', upstream, '--host', '127.0.0.1', '--port', String(port),
-    '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', 'off',
+    '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', accessLog,
   ]);
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/v1/models`, proc);
