@@ -73,23 +73,24 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
 
     outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
     if (isSse) outgoing.flushHeaders();
-    this.client = isSse ? clientWriter(outgoing) : plainWriter(outgoing);
-    this.client.onDrain(() => this.controller?.resume());
+    const flow = { pause: () => this.controller?.pause(), resume: () => this.controller?.resume() };
+    this.client = isSse ? clientWriter(outgoing, flow) : plainWriter(outgoing, flow);
     outgoing.once('finish', () => {
       const upstreamError = status >= 400 || this.streamMeter?.facts.inbandError === true;
       this.record(this.failure ?? (upstreamError ? 'upstream_error' : 'ok'));
     });
   }
 
-  onResponseData(controller: Dispatcher.DispatchController, chunk: Buffer): void {
+  onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
     let out: Uint8Array = chunk;
     if (this.streamMeter !== null) out = this.streamMeter.push(chunk, performance.now());
     else if (this.jsonMeter !== null) this.jsonMeter.push(chunk);
-    if (out.length > 0 && !this.client!.write(out)) controller.pause();
+    this.client!.write(out);
   }
 
   onResponseEnd(): void {
     this.writeTail();
+    this.client!.flush();
     this.client!.release();
     this.o.outgoing.end();
   }
@@ -107,6 +108,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
       if (this.isSse) {
         this.writeTail();
         this.client!.write(Buffer.from(idleTimeoutEvent(this.o.idleTimeoutMs)));
+        this.client!.flush();
         this.client!.release();
         outgoing.end();
         return;
@@ -114,15 +116,17 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     } else {
       this.failure = 'stream_error';
     }
-    // The client must be able to tell the body was cut: end the connection without a proper end.
+    // The client must be able to tell the body was cut: end the connection without a proper end
+    // (after what did arrive).
     this.record(this.failure);
+    this.client?.flush();
     this.client?.release();
     outgoing.destroy();
   }
 
   private writeTail(): void {
     const tail = this.streamMeter?.end();
-    if (tail && tail.length > 0) this.client!.write(tail);
+    if (tail) this.client!.write(tail);
   }
 
   private abortUpstream(): void {
