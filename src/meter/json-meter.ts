@@ -1,9 +1,13 @@
 /** The non-streaming meter: keeps a bounded copy of a JSON response body and reads its `usage`. Pure. */
-import { usageFromJsonBody, type Usage } from './usage.js';
+import { parseRange, topLevelValues } from './json-scan.js';
+import { readUsage, type Usage } from './usage.js';
 
 /** Bodies larger than this are not parsed for usage (the request then counts as estimated). */
 export const JSON_METER_MAX_BYTES = 32 * 1024 * 1024;
 
+const USAGE = ['usage'] as const;
+
+/** Reads only the top-level `usage` member (a byte scan), not the whole body. */
 export class JsonMeter {
   private parts: Uint8Array[] = [];
   private size = 0;
@@ -22,10 +26,8 @@ export class JsonMeter {
 
   usage(): Usage | null {
     if (this.overflow || this.size === 0) return null;
-    try {
-      return usageFromJsonBody(JSON.parse(Buffer.concat(this.parts).toString('utf8')));
-    } catch {
-      return null;
-    }
+    const body = this.parts.length === 1 ? this.parts[0] : Buffer.concat(this.parts, this.size);
+    const ranges = topLevelValues(body, USAGE);
+    return ranges === null ? null : readUsage(parseRange(body, ranges.usage));
   }
 }

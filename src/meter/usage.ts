@@ -38,8 +38,3 @@ export function readUsage(value: unknown): Usage | null {
   }
   return null;
 }
-
-/** Usage from a complete non-streaming JSON response body (chat, completions, responses, embeddings). */
-export function usageFromJsonBody(body: unknown): Usage | null {
-  return readUsage(obj(body)?.usage);
-}

@@ -21,7 +21,7 @@ export interface ProxyDeps extends ExchangeSinks {
   clientErrors: ClientErrorState;
 }
 
-const NO_FACTS: RequestFacts = { model: undefined, stream: false, includeUsage: false, json: null };
+const NO_FACTS: RequestFacts = { model: undefined, stream: false, includeUsage: false, isObject: false, hasStreamOptions: false };
 
 function hasBody(incoming: IncomingMessage): boolean {
   return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
@@ -60,7 +60,7 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
   const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body) : NO_FACTS;
   const exchange = newExchange(deps.models.label(facts.model), facts.stream);
   const inject =
-    deps.config.inject_usage && facts.stream && !facts.includeUsage && facts.json !== null && acceptsStreamOptions(endpoint);
+    deps.config.inject_usage && facts.stream && !facts.includeUsage && facts.isObject && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;
 
   const relay = new RelayHandler({

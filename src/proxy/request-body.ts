@@ -1,4 +1,5 @@
-/** Best-effort reading of a request body (model, stream, stream_options) and usage injection. Pure. */
+/** Reading a request body (model, stream, stream_options) and usage injection. Pure. */
+import { parseRange, topLevelValues } from '../meter/json-scan.js';
 
 export interface RequestFacts {
   /** `model` from the JSON body, or undefined when absent / not JSON. */
@@ -6,30 +7,27 @@ export interface RequestFacts {
   stream: boolean;
   /** The client itself asked for `stream_options.include_usage: true`. */
   includeUsage: boolean;
-  /** Parsed JSON object, when the body is one. */
-  json: Record<string, unknown> | null;
+  /** The body is a JSON object. */
+  isObject: boolean;
+  /** It has a top-level `stream_options` member. */
+  hasStreamOptions: boolean;
 }
 
-const NOT_JSON: RequestFacts = { model: undefined, stream: false, includeUsage: false, json: null };
+const NOT_JSON: RequestFacts = { model: undefined, stream: false, includeUsage: false, isObject: false, hasStreamOptions: false };
+const KEYS = ['model', 'stream', 'stream_options'] as const;
 
+/** Reads the three top-level members tokentap needs with a byte scan: a long prompt is never parsed. */
 export function inspectRequestBody(body: Uint8Array): RequestFacts {
-  if (body.length === 0) return NOT_JSON;
-  let parsed: unknown;
-  try {
-    parsed = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8'));
-  } catch {
-    return NOT_JSON;
-  }
-  if (parsed === null || typeof parsed !== 'object' || Array.isArray(parsed)) return NOT_JSON;
-  const json = parsed as Record<string, unknown>;
-  const so = json.stream_options;
-  const includeUsage =
-    so !== null && typeof so === 'object' && (so as Record<string, unknown>).include_usage === true;
+  const ranges = body.length === 0 ? null : topLevelValues(body, KEYS);
+  if (ranges === null) return NOT_JSON;
+  const model = parseRange(body, ranges.model);
+  const so = parseRange(body, ranges.stream_options);
   return {
-    model: typeof json.model === 'string' ? json.model : undefined,
-    stream: json.stream === true,
-    includeUsage,
-    json,
+    model: typeof model === 'string' ? model : undefined,
+    stream: parseRange(body, ranges.stream) === true,
+    includeUsage: so !== null && typeof so === 'object' && (so as Record<string, unknown>).include_usage === true,
+    isObject: true,
+    hasStreamOptions: ranges.stream_options !== undefined,
   };
 }
 
@@ -41,13 +39,18 @@ const PREFIX = Buffer.from('{"stream_options":{"include_usage":true},');
  * `stream_options` object is extended and the body re-serialised.
  */
 export function withIncludeUsage(body: Uint8Array, facts: RequestFacts): Buffer {
-  const json = facts.json;
-  if (json === null) throw new Error('withIncludeUsage needs a JSON object body');
-  if (!('stream_options' in json)) {
+  if (!facts.isObject) throw new Error('withIncludeUsage needs a JSON object body');
+  if (!facts.hasStreamOptions) {
     const open = Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(0x7b /* { */);
     const rest = Buffer.from(body.buffer, body.byteOffset + open + 1, body.byteLength - open - 1);
     const isEmpty = /^\s*\}/.test(rest.subarray(0, 64).toString('utf8'));
     return Buffer.concat([isEmpty ? PREFIX.subarray(0, PREFIX.length - 1) : PREFIX, rest]);
+  }
+  let json: Record<string, unknown>;
+  try {
+    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as Record<string, unknown>;
+  } catch {
+    return Buffer.from(body.buffer, body.byteOffset, body.byteLength); // not valid JSON after all: the upstream will say so
   }
   const so = json.stream_options;
   const merged = so !== null && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
