@@ -3,6 +3,7 @@ import client from 'prom-client';
 import type { Config } from '../config/schema.js';
 import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
+import { FastCounter, FastGauge } from './fast-counter.js';
 import { FastHistogram } from './fast-histogram.js';
 
 export type Outcome =
@@ -29,22 +30,26 @@ const ME = ['model', 'endpoint'];
 export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => Promise<boolean>) {
   /** prom-client's own metrics: counters, the gauge, process metrics. */
   const register = new client.Registry();
-  /** The histograms (FastHistogram); registered here for the cluster aggregation, exposed as text directly. */
-  const histogramRegister = new client.Registry();
+  /** The per-request metrics (Fast*): registered here for the cluster aggregation, exposed as text directly. */
+  const fastRegister = new client.Registry();
   client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
-  const histograms: FastHistogram<string>[] = [];
+  const fast: { exposition(): string }[] = [];
   const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
-    const h = new FastHistogram(name, help, labelNames, b, histogramRegister);
-    histograms.push(h);
+    const h = new FastHistogram(name, help, labelNames, b, fastRegister);
+    fast.push(h);
     return h;
   };
+  const counter = <L extends string>(name: string, help: string, labelNames: readonly L[]) => {
+    const c = new FastCounter(name, help, labelNames, fastRegister);
+    fast.push(c);
+    return c;
+  };
 
-  const requests = new client.Counter({
-    name: 'tokentap_requests_total',
-    help: 'Requests handled, by the HTTP status the client got and how the request ended.',
-    labelNames: ['model', 'endpoint', 'stream', 'code', 'outcome'] as const,
-    registers: [register],
-  });
+  const requests = counter(
+    'tokentap_requests_total',
+    'Requests handled, by the HTTP status the client got and how the request ended.',
+    ['model', 'endpoint', 'stream', 'code', 'outcome'],
+  );
   if (probeUpstream !== undefined) {
     new client.Gauge({
       name: 'tokentap_upstream_up',
@@ -56,12 +61,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
       },
     });
   }
-  const inFlight = new client.Gauge({
-    name: 'tokentap_requests_in_flight',
-    help: 'Requests being handled now.',
-    labelNames: ME,
-    registers: [register],
-  });
+  const inFlight = new FastGauge('tokentap_requests_in_flight', 'Requests being handled now.', ME, fastRegister);
+  fast.push(inFlight);
   const duration = histogram(
     'tokentap_request_duration_seconds',
     'End-to-end latency: last byte sent to the client minus request headers received.',
@@ -86,18 +87,16 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     'Completion tokens per request (estimated from token events when the upstream reports no usage).',
     buckets.completion_tokens,
   );
-  const tokens = new client.Counter({
-    name: 'tokentap_tokens_total',
-    help: 'Tokens, by type: prompt, completion, cached_prompt, reasoning.',
-    labelNames: ['model', 'endpoint', 'type'] as const,
-    registers: [register],
-  });
-  const estimated = new client.Counter({
-    name: 'tokentap_usage_estimated_total',
-    help: 'Requests whose token counts were estimated because the upstream reported no usage.',
-    labelNames: ME,
-    registers: [register],
-  });
+  const tokens = counter('tokentap_tokens_total', 'Tokens, by type: prompt, completion, cached_prompt, reasoning.', [
+    'model',
+    'endpoint',
+    'type',
+  ]);
+  const estimated = counter(
+    'tokentap_usage_estimated_total',
+    'Requests whose token counts were estimated because the upstream reported no usage.',
+    ME,
+  );
 
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
@@ -156,10 +155,10 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
 
   return {
     /** The registries a cluster worker reports to the primary. */
-    registers: [register, histogramRegister],
+    registers: [register, fastRegister],
     contentType: register.contentType,
     /** The whole text exposition of this process. */
-    exposition: async () => `${await register.metrics()}\n${histograms.map((h) => h.exposition()).join('\n\n')}\n`,
+    exposition: async () => `${await register.metrics()}\n${fast.map((m) => m.exposition()).join('\n\n')}\n`,
     record,
     inFlight: (model: string, endpoint: Endpoint) => series(model, endpoint).inFlight,
   };
