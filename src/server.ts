@@ -1,6 +1,6 @@
 /** Starts tokentap: the proxy port, the metrics port, and a graceful close. The programmatic entry point. */
 import { createAdaptorServer } from '@hono/node-server';
-import type { Server } from 'node:http';
+import { createServer, type Server } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import { validateConfig } from './config/load.js';
 import type { Config, ConfigInput } from './config/schema.js';
@@ -8,8 +8,8 @@ import { openAccessLog } from './log/access-log.js';
 import { createMetricsApp } from './metrics/app.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { ModelLabeler } from './metrics/model-label.js';
-import { createProxyApp } from './proxy/app.js';
 import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
+import { proxyListener } from './proxy/listener.js';
 import type { Exchange } from './proxy/exchange.js';
 import { createUpstream } from './proxy/upstream.js';
 
@@ -81,16 +81,14 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   const clientErrors = newClientErrorState();
   const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active, clientErrors };
 
-  const proxyServer = createAdaptorServer({
-    fetch: createProxyApp(deps).fetch,
-    overrideGlobalObjects: false,
-    autoCleanupIncoming: false,
-    serverOptions: {
+  const proxyServer = createServer(
+    {
       requestTimeout: config.request_timeout,
       headersTimeout: Math.min(60_000, config.request_timeout),
       connectionsCheckingInterval: Math.max(10, Math.min(30_000, config.request_timeout / 4)),
     },
-  }) as Server;
+    proxyListener(deps),
+  );
   proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(deps, clientErrors, err, socket as Socket));
   const proxyUrl = await listen(proxyServer, config.port, config.host);
   const metricsServer = serveMetrics

@@ -1,5 +1,5 @@
 /** Starts the simulator and tokentap on port 0 for one test file, with an access log in a temp dir. */
-import { mkdtempSync, readFileSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -33,7 +33,7 @@ export async function startStack(
     logFile,
     metrics: () => scrape(tap.metricsUrl),
     logLines: () =>
-      readFileSync(logFile, 'utf8')
+      (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') // the log file is opened asynchronously
         .split('\n')
         .filter(Boolean)
         .map((l) => JSON.parse(l) as Record<string, unknown>),

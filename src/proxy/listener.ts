@@ -1,0 +1,22 @@
+/**
+ * The proxy port's request listener: every method and path goes to the forwarding handler, which answers on
+ * the Node response itself. It is a plain node:http listener rather than a Hono app: there is nothing to
+ * route, and Hono's adaptor and context cost 6–10 % CPU and about a tenth of the allocations per request
+ * (A/B measured, see README "Performance"). The metrics port is the Hono app.
+ */
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import { handleProxyRequest, type ProxyDeps } from './forward.js';
+
+export function proxyListener(deps: ProxyDeps): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
+  return (incoming, outgoing) => {
+    handleProxyRequest(deps, incoming, outgoing).catch((err: unknown) => {
+      console.error(`tokentap: internal error: ${(err as Error)?.stack ?? err}`);
+      if (!outgoing.headersSent) {
+        outgoing.writeHead(500, { 'content-type': 'application/json' });
+        outgoing.end(JSON.stringify({ error: { message: 'tokentap internal error', type: 'internal_error', code: 'internal_error' } }));
+      } else {
+        outgoing.destroy();
+      }
+    });
+  };
+}
