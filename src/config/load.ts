@@ -1,7 +1,11 @@
 /** Builds the effective config: flags > env (TOKENTAP_*) > YAML file > defaults. */
 import { readFileSync } from 'node:fs';
-import { parse as parseYaml } from 'yaml';
+import { createRequire } from 'node:module';
+import type * as Yaml from 'yaml';
 import { ENV_FIELDS, configSchema, type Config } from './schema.js';
+
+/** The YAML parser, loaded only when there is a config file to read (it is not needed otherwise). */
+const parseYaml = (text: string): unknown => (createRequire(import.meta.url)('yaml') as typeof Yaml).parse(text);
 
 export class ConfigError extends Error {
   override name = 'ConfigError';
