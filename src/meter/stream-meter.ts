@@ -87,9 +87,10 @@ export class StreamMeter {
     const buf = Buffer.isBuffer(chunk) ? chunk : Buffer.from(chunk.buffer, chunk.byteOffset, chunk.byteLength);
     const lfOnly = !this.framer.pendingCR && buf.indexOf(CR) === -1;
     const ends = this.framer.scan(buf, lfOnly);
-    const hadHeld = this.held.length > 0;
+    // Strip mode output: `kept` is only built once something is dropped or was held; until then the
+    // forwarded bytes are the contiguous region [keptFrom, start) of this chunk.
     let kept: Uint8Array[] | null = null;
-    let dropped = false;
+    let keptFrom = 0;
     let start = 0;
     for (let i = 0; i < ends.length; i++) {
       const end = ends[i];
@@ -99,15 +100,14 @@ export class StreamMeter {
       else this.feedParser(buf, start, end);
       this.midEvent = false;
       if (this.strip) {
-        kept ??= [];
         if (this.dropEvent) {
-          dropped = true;
-          this.held = [];
-        } else {
-          for (const h of this.held) kept.push(h);
-          this.held = [];
-          kept.push(buf.subarray(start, end));
+          kept ??= [];
+          if (start > keptFrom) kept.push(buf.subarray(keptFrom, start));
+          keptFrom = end;
+        } else if (this.held.length > 0) {
+          kept = [...this.held]; // the head of this event came in earlier chunks (only the first event here)
         }
+        this.held = [];
       }
       start = end;
     }
@@ -116,7 +116,8 @@ export class StreamMeter {
       this.midEvent = true;
       if (this.strip) this.held.push(buf.subarray(start));
     }
-    if (!this.strip || (!dropped && !hadHeld && start === buf.length)) return chunk;
+    if (!this.strip || (kept === null && keptFrom === 0 && start === buf.length)) return chunk;
+    if (start > keptFrom) (kept ??= []).push(keptFrom === 0 && start === buf.length ? chunk : buf.subarray(keptFrom, start));
     if (kept === null || kept.length === 0) return EMPTY;
     return kept.length === 1 ? kept[0] : concat(kept);
   }
