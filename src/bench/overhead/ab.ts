@@ -1,0 +1,121 @@
+/**
+ * `npm run bench:ab -- --a DIR --b DIR`: CPU per request of two tokentap builds (two `dist/` directories)
+ * behind one simulator, alternated in short slices under the same load, so that machine drift hits both
+ * alike. A/A runs repeat to within about 1 %, where separate benchmark runs move by 10-15 %: this is the
+ * tool for "what did this change buy".
+ */
+import { parseArgs } from 'node:util';
+import { Agent, request } from 'undici';
+import { startSimProc, startTokentapProc, type Proc } from './procs.js';
+import { treeCpuNs } from './procstat.js';
+
+const HELP = `Usage: npm run bench:ab -- --a DIR --b DIR [options]
+  --a DIR, --b DIR     two builds: directories holding cli.js (e.g. a git worktree's dist/ and ./dist)
+  --mode M             nonstream (default) | stream
+  --rate N             requests/s, open loop (default 3000 for nonstream); 0 = closed loop
+  --concurrency N      closed loop: requests in flight (default 128)
+  --tokens N           completion tokens per request (default 4)
+  --prompt-kb N        prompt size in KB (default 0: one short message)
+  --slices N           measured slices per build (default 6)
+  --slice-ms N         slice length (default 2500)
+Prints CPU µs per request for each build and B/A.`;
+
+interface Side {
+  proc: Proc;
+  url: string;
+  cpuNs: number;
+  requests: number;
+}
+
+export async function runAb(argv: string[]): Promise<number> {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      a: { type: 'string' },
+      b: { type: 'string' },
+      mode: { type: 'string', default: 'nonstream' },
+      rate: { type: 'string' },
+      concurrency: { type: 'string', default: '128' },
+      tokens: { type: 'string', default: '4' },
+      'prompt-kb': { type: 'string', default: '0' },
+      slices: { type: 'string', default: '6' },
+      'slice-ms': { type: 'string', default: '2500' },
+      help: { type: 'boolean', short: 'h' },
+    },
+  });
+  if (values.help || !values.a || !values.b) {
+    process.stdout.write(`${HELP}\n`);
+    return values.help ? 0 : 2;
+  }
+  const stream = values.mode === 'stream';
+  const rate = Number(values.rate ?? (stream ? 0 : 3000));
+  const concurrency = Number(values.concurrency);
+  const slices = Number(values.slices);
+  const sliceMs = Number(values['slice-ms']);
+  const sim = await startSimProc(`${values.a}/cli.js`, { ttftMs: stream ? 10 : 0, itlMs: stream ? 10 : 0, outputTokens: 64 });
+  const sides: Side[] = [];
+  for (const dir of [values.a, values.b]) {
+    const t = await startTokentapProc(`${dir}/cli.js`, sim.url);
+    sides.push({ ...t, cpuNs: 0, requests: 0 });
+  }
+  const agent = new Agent({ connections: 512 });
+  const body = JSON.stringify({
+    model: 'm',
+    stream,
+    max_tokens: Number(values.tokens),
+    messages: [{ role: 'user', content: 'hello there '.repeat(Math.max(1, Math.round((Number(values['prompt-kb']) * 1024) / 12))) }],
+  });
+  const one = async (url: string) => {
+    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher: agent, headers: { 'content-type': 'application/json' } });
+    for await (const _ of res.body);
+  };
+  const slice = async (url: string, ms: number): Promise<number> => {
+    const end = Date.now() + ms;
+    let done = 0;
+    if (rate > 0) {
+      const inflight = new Set<Promise<void>>();
+      const t0 = Date.now();
+      let sent = 0;
+      while (Date.now() < end) {
+        const due = Math.floor(((Date.now() - t0) * rate) / 1000);
+        while (sent < due && inflight.size < 512) {
+          sent++;
+          const p: Promise<void> = one(url).then(() => void done++).finally(() => inflight.delete(p));
+          inflight.add(p);
+        }
+        await new Promise((r) => setTimeout(r, 2));
+      }
+      await Promise.all(inflight);
+    } else {
+      await Promise.all(
+        Array.from({ length: concurrency }, async () => {
+          while (Date.now() < end) {
+            await one(url);
+            done++;
+          }
+        }),
+      );
+    }
+    return done;
+  };
+  try {
+    for (const s of sides) await slice(s.url, 1500); // warm-up: JIT, connection pools
+    for (let i = 0; i < slices; i++) {
+      for (const s of i % 2 === 0 ? sides : [...sides].reverse()) {
+        const c0 = treeCpuNs([s.proc.pid]);
+        s.requests += await slice(s.url, sliceMs);
+        s.cpuNs += treeCpuNs([s.proc.pid]) - c0;
+      }
+    }
+  } finally {
+    await agent.close();
+    for (const s of sides) await s.proc.stop();
+    await sim.proc.stop();
+  }
+  const per = (s: Side) => s.cpuNs / 1000 / s.requests;
+  const [a, b] = sides;
+  process.stdout.write(
+    `${values.mode}: A ${per(a).toFixed(1)} µs CPU/request (${a.requests})   B ${per(b).toFixed(1)} µs CPU/request (${b.requests})   B/A ${(per(b) / per(a)).toFixed(3)}\n`,
+  );
+  return 0;
+}
