@@ -1,20 +1,4 @@
-/**
- * `npm run bench:ab -- --a DIR --b DIR` — A/B CPU per request of two builds (see src/bench/overhead/ab.ts).
- * Runs the compiled code in dist/ (build first); plain erasable TypeScript so Node runs it directly.
- */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+/** `npm run bench:ab -- --a DIR --b DIR` — A/B CPU per request of two builds (see src/bench/overhead/ab.ts). */
+import { launch } from './launch.ts';
 
-const main = new URL('../dist/bench/overhead/ab.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write('dist/ not built: run `npm run build` first\n');
-  process.exit(2);
-}
-const mod = (await import(main.href)) as typeof import('../src/bench/overhead/ab.js');
-mod.runAb(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bench:ab: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
-);
+await launch<typeof import('../src/bench/overhead/ab.js')>('bench:ab', new URL('../dist/bench/overhead/ab.js', import.meta.url), (m) => m.runAb);

@@ -1,20 +1,8 @@
-/**
- * `npm run bench:overhead` — the proxy overhead benchmark (see src/bench/overhead/main.ts).
- * Runs the compiled code in dist/ (build first); plain erasable TypeScript so Node runs it directly.
- */
-import { existsSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
+/** `npm run bench:overhead` — the proxy overhead benchmark (see src/bench/overhead/main.ts). */
+import { launch } from './launch.ts';
 
-const main = new URL('../dist/bench/overhead/main.js', import.meta.url);
-if (!existsSync(fileURLToPath(main))) {
-  process.stderr.write('dist/ not built: run `npm run build` first\n');
-  process.exit(2);
-}
-const mod = (await import(main.href)) as typeof import('../src/bench/overhead/main.js');
-mod.runOverhead(process.argv.slice(2)).then(
-  (code) => process.exit(code),
-  (err: unknown) => {
-    process.stderr.write(`bench:overhead: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
-    process.exit(1);
-  },
+await launch<typeof import('../src/bench/overhead/main.js')>(
+  'bench:overhead',
+  new URL('../dist/bench/overhead/main.js', import.meta.url),
+  (m) => m.runOverhead,
 );
