@@ -1,7 +1,7 @@
 /**
  * The proxy port's request listener: every method and path goes to the forwarding handler, which answers on
  * the Node response itself. It is a plain node:http listener rather than a Hono app: there is nothing to
- * route, and Hono's adaptor and context cost 6–10 % CPU and about a tenth of the allocations per request
+ * route, and Hono's adaptor and context cost 8–10 % CPU and about a tenth of the allocations per request
  * (A/B measured, see README "Performance"). The metrics port is the Hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
