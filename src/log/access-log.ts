@@ -24,10 +24,22 @@ export interface AccessLogEntry {
 
 const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
 
-export function accessLogEntry(requestId: string, method: string, r: FinishedRequest, now = new Date()): AccessLogEntry {
+/** The current time in ISO 8601, formatted once per millisecond (many requests end in the same one). */
+let lastMs = -1;
+let lastIso = '';
+function isoNow(): string {
+  const ms = Date.now();
+  if (ms !== lastMs) {
+    lastMs = ms;
+    lastIso = new Date(ms).toISOString();
+  }
+  return lastIso;
+}
+
+export function accessLogEntry(requestId: string, method: string, r: FinishedRequest, ts = isoNow()): AccessLogEntry {
   const rec = r.record;
   return {
-    ts: now.toISOString(),
+    ts,
     request_id: requestId,
     method,
     model: r.model,
