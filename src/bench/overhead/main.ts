@@ -27,6 +27,8 @@ const HELP = `Usage: npm run bench:overhead -- [options]
   --nonstream-concurrency N   (default 32)
   --nonstream-duration S      seconds per round (default 3)
   --targets LIST     direct,tokentap,nginx (default: all available)
+  --workers N        proxy processes: tokentap --workers N and nginx worker_processes N (default 1, to
+                     compare one core with one core)
   -h, --help
 Needs dist/ (npm run build). nginx is used when installed.`;
 
@@ -100,6 +102,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
       scenario: { type: 'string' }, rounds: { type: 'string' }, streams: { type: 'string' }, chunks: { type: 'string' },
       'itl-ms': { type: 'string' }, 'ttft-ms': { type: 'string' }, burst: { type: 'string' }, open: { type: 'string' },
       'nonstream-concurrency': { type: 'string' }, 'nonstream-duration': { type: 'string' }, targets: { type: 'string' },
+      workers: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -122,13 +125,14 @@ export async function runOverhead(argv: string[]): Promise<number> {
     nonstreamConcurrency: num(v['nonstream-concurrency'], 32),
     nonstreamMs: num(v['nonstream-duration'], 3) * 1000,
   };
+  const workers = num(v.workers, 1);
   const nginx = nginxVersion();
   const wanted = new Set((v.targets ?? 'direct,tokentap,nginx').split(',').map((s) => s.trim()));
   if (wanted.has('nginx') && !nginx) {
     process.stderr.write('nginx not installed: skipping the nginx target (apt-get install -y nginx)\n');
     wanted.delete('nginx');
   }
-  const info = machine(nginx);
+  const info = { ...machine(nginx), workers };
   process.stderr.write(`machine: ${JSON.stringify(info)}\n`);
   const gen = new LoadGen(fileURLToPath(new URL('./loadgen.js', import.meta.url)));
   const results: Record<string, TargetFigures[]> = {};
@@ -149,12 +153,12 @@ export async function runOverhead(argv: string[]): Promise<number> {
       const targets: Target[] = [];
       if (wanted.has('direct')) targets.push({ name: 'direct', url: sim.url, pids: [] });
       if (wanted.has('tokentap')) {
-        const t = await startTokentapProc(cli, sim.url);
+        const t = await startTokentapProc(cli, sim.url, workers);
         procs.push(t.proc);
         targets.push({ name: 'tokentap', url: t.url, pids: [t.proc.pid] });
       }
       if (wanted.has('nginx')) {
-        const n = await startNginxProc(sim.url);
+        const n = await startNginxProc(sim.url, workers);
         procs.push(n.proc);
         targets.push({ name: 'nginx', url: n.url, pids: [n.proc.pid] });
       }
@@ -228,6 +232,7 @@ export function renderOverhead(results: Record<string, TargetFigures[]>, info: R
     }
   }
   out.push('');
-  out.push('added = target percentile − direct percentile; chunk = SSE event received by the client; CPU = proxy process tree (schedstat); nginx: 1 worker process.');
+  out.push('added = target percentile − direct percentile; chunk = SSE event received by the client; CPU = proxy process tree (schedstat); ' +
+      `processes per proxy: tokentap --workers ${String(info.workers ?? 1)}, nginx worker_processes ${String(info.workers ?? 1)}.`);
   return out.join('\n');
 }
