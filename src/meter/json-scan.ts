@@ -77,8 +77,7 @@ function hasBackslash(b: Uint8Array, from: number, to: number): boolean {
 }
 
 /**
- * The ranges of `keys` (ASCII names) among the top-level members of the JSON object in
- * `b`; a key that appears twice gives its last value, as JSON.parse would. Returns null when `b` is not a
+ * The ranges of `keys` (ASCII names) among the top-level members of the JSON object in `b`; a key that appears twice gives its last value, as JSON.parse would. Returns null when `b` is not a
  * structurally well-formed JSON object (unbalanced, cut, or not an object), so callers treat it as not JSON.
  */
 export function topLevelValues<K extends string>(b: Uint8Array, keys: readonly K[]): Partial<Record<K, ValueRange>> | null {
@@ -88,7 +87,6 @@ export function topLevelValues<K extends string>(b: Uint8Array, keys: readonly K
   if (b[i] !== OPEN_BRACE) return null;
   i++;
   const found: Partial<Record<K, ValueRange>> = {};
-  while (i < end && isSpace(b[i])) i++;
   for (let first = true; ; first = false) {
     while (i < end && isSpace(b[i])) i++;
     if (first && b[i] === CLOSE_BRACE) break; // {}
