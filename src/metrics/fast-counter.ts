@@ -16,6 +16,8 @@ export interface GaugeSeries extends CounterSeries {
 
 class Series implements GaugeSeries {
   value = 0;
+  /** Exposed only once changed, as prom-client does: binding a label set alone creates no series. */
+  used = false;
   /** `a="x",b="y"`, formatted once for the text exposition. */
   readonly labelText: string;
 
@@ -27,10 +29,12 @@ class Series implements GaugeSeries {
 
   inc(by = 1): void {
     this.value += by;
+    this.used = true;
   }
 
   dec(by = 1): void {
     this.value -= by;
+    this.used = true;
   }
 }
 
@@ -61,14 +65,16 @@ class FastScalar<L extends string> {
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] }> {
-    const values = [...this.series.values()].map((s) => ({ labels: s.labels, value: s.value }));
+    const values = [...this.series.values()].filter((s) => s.used).map((s) => ({ labels: s.labels, value: s.value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   /** The text exposition, built directly. */
   exposition(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    for (const s of this.series.values()) lines.push(s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`);
+    for (const s of this.series.values()) {
+      if (s.used) lines.push(s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`);
+    }
     return lines.join('\n');
   }
 

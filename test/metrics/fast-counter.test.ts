@@ -26,6 +26,8 @@ describe('FastCounter / FastGauge', () => {
     }
     g.labels('a').dec();
     rg.labels('a').dec();
+    c.labels('bound', 'never incremented'); // no series, as with prom-client
+    rc.labels('bound', 'never incremented');
     expect(norm(await ours.metrics())).toEqual(norm(await theirs.metrics()));
     expect(norm(`${c.exposition()}\n${g.exposition()}`)).toEqual(norm(await theirs.metrics()));
     expect(metricSum(c.exposition(), 'c_total', { model: 'a', code: '200' })).toBe(5);
