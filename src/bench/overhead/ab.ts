@@ -6,11 +6,12 @@
  */
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
-import { startSimProc, startTokentapProc, type Proc } from './procs.js';
+import { startBareProxyProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
 import { treeCpuNs } from './procstat.js';
 
 const HELP = `Usage: npm run bench:ab -- --a DIR --b DIR [options]
-  --a DIR, --b DIR     two builds: directories holding cli.js (e.g. a git worktree's dist/ and ./dist)
+  --a DIR, --b DIR     two builds: directories holding cli.js (e.g. a git worktree's dist/ and ./dist),
+                       or bench/bare-proxy.mjs (node:http + undici without metering: the floor)
   --mode M             nonstream (default) | stream
   --rate N             requests/s, open loop (default 3000 for nonstream); 0 = closed loop
   --concurrency N      closed loop: requests in flight (default 128)
@@ -52,10 +53,11 @@ export async function runAb(argv: string[]): Promise<number> {
   const concurrency = Number(values.concurrency);
   const slices = Number(values.slices);
   const sliceMs = Number(values['slice-ms']);
-  const sim = await startSimProc(`${values.a}/cli.js`, { ttftMs: stream ? 10 : 0, itlMs: stream ? 10 : 0, outputTokens: 64 });
+  const cli = [values.a, values.b].find((s) => !s.endsWith('.mjs')) ?? 'dist';
+  const sim = await startSimProc(`${cli}/cli.js`, { ttftMs: stream ? 10 : 0, itlMs: stream ? 10 : 0, outputTokens: 64 });
   const sides: Side[] = [];
-  for (const dir of [values.a, values.b]) {
-    const t = await startTokentapProc(`${dir}/cli.js`, sim.url);
+  for (const side of [values.a, values.b]) {
+    const t = side.endsWith('.mjs') ? await startBareProxyProc(side, sim.url) : await startTokentapProc(`${side}/cli.js`, sim.url);
     sides.push({ ...t, cpuNs: 0, requests: 0 });
   }
   const agent = new Agent({ connections: 512 });

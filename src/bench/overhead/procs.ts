@@ -31,8 +31,8 @@ export async function freePort(): Promise<number> {
   });
 }
 
-function startProc(name: string, cmd: string, args: string[], cwd?: string): Proc {
-  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'] });
+function startProc(name: string, cmd: string, args: string[], cwd?: string, env?: Record<string, string>): Proc {
+  const child = spawn(cmd, args, { cwd, stdio: ['ignore', 'ignore', 'pipe'], env: env && { ...process.env, ...env } });
   let tail = '';
   child.stderr?.setEncoding('utf8');
   child.stderr?.on('data', (d: string) => {
@@ -110,6 +110,18 @@ export async function startTokentapProc(cli: string, upstream: string, workers =
     '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', accessLog,
     '--workers', String(workers),
   ]);
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/v1/models`, proc);
+  return { proc, url };
+}
+
+/** bench/bare-proxy.mjs (node:http + undici, no metering): the floor tokentap is compared with. */
+export async function startBareProxyProc(script: string, upstream: string): Promise<{ proc: Proc; url: string }> {
+  const port = await freePort();
+  const proc = startProc('bare proxy', process.execPath, ['--max-semi-space-size=4', script], undefined, {
+    PORT: String(port),
+    UPSTREAM: upstream,
+  });
   const url = `http://127.0.0.1:${port}`;
   await waitHttp(`${url}/v1/models`, proc);
   return { proc, url };
