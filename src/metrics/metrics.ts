@@ -115,7 +115,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     requests: new Map<string, ReturnType<typeof requests.labels>>(),
     duration: new Map<string, ReturnType<typeof duration.labels>>(),
   });
-  const bound = new Map<string, ReturnType<typeof bind>>();
+  type Series = ReturnType<typeof bind>;
+  const bound = new Map<string, Series>();
   const series = (model: string, endpoint: Endpoint) => {
     const key = `${endpoint} ${model}`;
     let b = bound.get(key);
@@ -128,9 +129,9 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     return v;
   };
 
-  function record(r: FinishedRequest): void {
+  /** Records one finished request; `b`: its series, when the caller bound them already (see `series`). */
+  function record(r: FinishedRequest, b: Series = series(r.model, r.endpoint)): void {
     const { model, endpoint, record: rec } = r;
-    const b = series(model, endpoint);
     const stream = r.stream ? 'true' : 'false';
     const code = String(r.code);
     cached(b.requests, `${stream} ${code} ${r.outcome}`, () => requests.labels(model, endpoint, stream, code, r.outcome)).inc();
@@ -160,7 +161,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     /** The whole text exposition of this process. */
     exposition: async () => `${await register.metrics()}\n${fast.map((m) => m.exposition()).join('\n\n')}\n`,
     record,
-    inFlight: (model: string, endpoint: Endpoint) => series(model, endpoint).inFlight,
+    /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
+    series,
   };
 }
 

@@ -28,7 +28,8 @@ export class Exchange {
   readonly model: string;
   stream: boolean;
   private finished = false;
-  private readonly inFlight;
+  /** This exchange's metric series (in-flight gauge, histograms, counters), bound once. */
+  private readonly series;
   /** Set by the edge: aborts the upstream request and cuts the client response. */
   cut: () => void = () => {};
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
@@ -41,8 +42,8 @@ export class Exchange {
     this.endpoint = init.endpoint;
     this.model = init.model;
     this.stream = init.stream;
-    this.inFlight = sinks.metrics.inFlight(init.model, init.endpoint);
-    this.inFlight.inc();
+    this.series = sinks.metrics.series(init.model, init.endpoint);
+    this.series.inFlight.inc();
     sinks.active.add(this);
   }
 
@@ -60,10 +61,10 @@ export class Exchange {
   finish(outcome: Outcome, code: number, record: MeterRecord): void {
     if (this.finished) return;
     this.finished = true;
-    this.inFlight.dec();
+    this.series.inFlight.dec();
     this.sinks.active.delete(this);
     const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record };
-    this.sinks.metrics.record(finished);
+    this.sinks.metrics.record(finished, this.series);
     if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
   }
 

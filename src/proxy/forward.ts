@@ -32,8 +32,6 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
   const method = incoming.method ?? 'GET';
   const endpoint = classifyEndpoint(method, incoming.url);
   const requestId = acceptableRequestId(incoming.headers['x-request-id']) ?? randomUUID();
-  const newExchange = (model: string, stream: boolean) =>
-    new Exchange(deps, { t0, requestId, method, endpoint, model, stream });
 
   let body: Buffer | undefined;
   if (hasBody(incoming)) {
@@ -42,7 +40,7 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
     try {
       body = await readBody(incoming, deps.config.body_limit);
     } catch (err) {
-      const exchange = newExchange(UNKNOWN_MODEL, false);
+      const exchange = new Exchange(deps, { t0, requestId, method, endpoint, model: UNKNOWN_MODEL, stream: false });
       if (err instanceof BodyTooLargeError) {
         sendJsonError(outgoing, exchange, bodyTooLarge(deps.config.body_limit), 'rejected', true);
       } else if (deps.clientErrors.refused.has(socket)) {
@@ -58,7 +56,7 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
   }
 
   const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body) : NO_FACTS;
-  const exchange = newExchange(deps.models.label(facts.model), facts.stream);
+  const exchange = new Exchange(deps, { t0, requestId, method, endpoint, model: deps.models.label(facts.model), stream: facts.stream });
   const inject =
     deps.config.inject_usage && facts.stream && !facts.includeUsage && facts.isObject && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;

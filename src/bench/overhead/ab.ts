@@ -1,8 +1,8 @@
 /**
  * `npm run bench:ab -- --a DIR --b DIR`: CPU per request of two tokentap builds (two `dist/` directories)
  * behind one simulator, alternated in short slices under the same load, so that machine drift hits both
- * alike. A/A runs repeat to within about 1 %, where separate benchmark runs move by 10-15 %: this is the
- * tool for "what did this change buy".
+ * alike. A/A runs came out at 0.95-1.0 where separate benchmark runs move by 10-15 %: this is the tool for
+ * "what did this change buy" (repeat it for differences under about 5 %).
  */
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
