@@ -21,9 +21,11 @@ describe('bench:ab', () => {
     } finally {
       write.mockRestore();
     }
-    const m = /A ([\d.]+) µs CPU\/request \((\d+)\)\s+B ([\d.]+) µs CPU\/request \((\d+)\)\s+B\/A ([\d.]+)/.exec(out);
+    const m = /A ([\d.]+) µs CPU\/request \((\d+)\)\s+B ([\d.]+) µs CPU\/request \((\d+)\)\s+B\/A ([\d.]+)\s+\(per slice pair: median ([\d.]+), ([\d.]+)–([\d.]+)\)/.exec(out);
     expect(m, out).not.toBeNull();
-    const [, , aRequests, , bRequests, ratio] = m!;
+    const [, , aRequests, , bRequests, ratio, median, low, high] = m!;
+    expect(Number(low)).toBeLessThanOrEqual(Number(median));
+    expect(Number(median)).toBeLessThanOrEqual(Number(high));
     expect(Number(aRequests)).toBeGreaterThan(400); // 2 slices × 0.6 s × 500/s
     expect(Number(bRequests)).toBeGreaterThan(400);
     expect(Number(ratio)).toBeGreaterThan(0.5);

@@ -19,7 +19,8 @@ const HELP = `Usage: npm run bench:ab -- --a DIR --b DIR [options]
   --prompt-kb N        prompt size in KB (default 0: one short message)
   --slices N           measured slices per build (default 6)
   --slice-ms N         slice length (default 2500)
-Prints CPU µs per request for each build and B/A.`;
+Prints CPU µs per request for each build, B/A over the whole run, and the median and range of B/A over the
+slice pairs (a range that straddles 1 means the difference is not shown).`;
 
 interface Side {
   proc: Proc;
@@ -100,14 +101,21 @@ export async function runAb(argv: string[]): Promise<number> {
     }
     return done;
   };
+  /** B/A of CPU per request for each pair of adjacent slices: their spread says how far to trust the total. */
+  const pairRatios: number[] = [];
   try {
     for (const s of sides) await slice(s.url, 1500); // warm-up: JIT, connection pools
     for (let i = 0; i < slices; i++) {
+      const perSlice = new Map<Side, number>();
       for (const s of i % 2 === 0 ? sides : [...sides].reverse()) {
         const c0 = treeCpuNs([s.proc.pid]);
-        s.requests += await slice(s.url, sliceMs);
-        s.cpuNs += treeCpuNs([s.proc.pid]) - c0;
+        const n = await slice(s.url, sliceMs);
+        const ns = treeCpuNs([s.proc.pid]) - c0;
+        s.requests += n;
+        s.cpuNs += ns;
+        perSlice.set(s, ns / Math.max(1, n));
       }
+      pairRatios.push(perSlice.get(sides[1])! / perSlice.get(sides[0])!);
     }
   } finally {
     await agent.close();
@@ -116,8 +124,11 @@ export async function runAb(argv: string[]): Promise<number> {
   }
   const per = (s: Side) => s.cpuNs / 1000 / s.requests;
   const [a, b] = sides;
+  const sorted = [...pairRatios].sort((x, y) => x - y);
+  const median = sorted[Math.floor(sorted.length / 2)];
   process.stdout.write(
-    `${values.mode}: A ${per(a).toFixed(1)} µs CPU/request (${a.requests})   B ${per(b).toFixed(1)} µs CPU/request (${b.requests})   B/A ${(per(b) / per(a)).toFixed(3)}\n`,
+    `${values.mode}: A ${per(a).toFixed(1)} µs CPU/request (${a.requests})   B ${per(b).toFixed(1)} µs CPU/request (${b.requests})   B/A ${(per(b) / per(a)).toFixed(3)}` +
+      `   (per slice pair: median ${median.toFixed(3)}, ${sorted[0].toFixed(3)}–${sorted[sorted.length - 1].toFixed(3)})\n`,
   );
   return 0;
 }
