@@ -5,7 +5,7 @@
  * same cluster aggregation (`sum`) as prom-client's Counter and Gauge.
  */
 import type { Registry } from 'prom-client';
-import { escapeLabelValue } from './fast-histogram.js';
+import { SeriesByLabels, type LabelSet } from './label-sets.js';
 
 export interface CounterSeries {
   inc(by?: number): void;
@@ -18,13 +18,12 @@ class Series implements GaugeSeries {
   value = 0;
   /** Exposed only once changed, as prom-client does: binding a label set alone creates no series. */
   used = false;
-  /** `a="x",b="y"`, formatted once for the text exposition. */
+  readonly labels: Record<string, string>;
   readonly labelText: string;
 
-  constructor(readonly labels: Record<string, string>) {
-    this.labelText = Object.entries(labels)
-      .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
-      .join(',');
+  constructor({ labels, labelText }: LabelSet) {
+    this.labels = labels;
+    this.labelText = labelText;
   }
 
   inc(by = 1): void {
@@ -40,39 +39,33 @@ class Series implements GaugeSeries {
 
 class FastScalar<L extends string> {
   readonly aggregator = 'sum';
-  private readonly series = new Map<string, Series>();
+  private readonly series: SeriesByLabels<Series>;
 
   constructor(
     readonly type: 'counter' | 'gauge',
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     register: Registry,
   ) {
+    this.series = new SeriesByLabels(labelNames, (set) => new Series(set));
     register.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
-  protected series_(values: string[]): Series {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (s === undefined) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
-      s = new Series(labels);
-      this.series.set(key, s);
-    }
-    return s;
+  /** The series for these label values (in labelNames order), created on first use. */
+  protected seriesFor(values: string[]): Series {
+    return this.series.get(values);
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] }> {
-    const values = [...this.series.values()].filter((s) => s.used).map((s) => ({ labels: s.labels, value: s.value }));
+    const values = [...this.series.all()].filter((s) => s.used).map((s) => ({ labels: s.labels, value: s.value }));
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
   /** The text exposition, built directly. */
   exposition(): string {
     const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
-    for (const s of this.series.values()) {
+    for (const s of this.series.all()) {
       if (s.used) lines.push(s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`);
     }
     return lines.join('\n');
@@ -90,7 +83,7 @@ export class FastCounter<L extends string> extends FastScalar<L> {
 
   /** The series for these label values (in labelNames order), created on first use. */
   labels(...values: string[]): CounterSeries {
-    return this.series_(values);
+    return this.seriesFor(values);
   }
 }
 
@@ -101,6 +94,6 @@ export class FastGauge<L extends string> extends FastScalar<L> {
 
   /** The series for these label values (in labelNames order), created on first use. */
   labels(...values: string[]): GaugeSeries {
-    return this.series_(values);
+    return this.seriesFor(values);
   }
 }

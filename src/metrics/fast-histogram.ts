@@ -5,29 +5,26 @@
  * Registry and exposes the same series and the same cluster aggregation (`sum`) as prom-client's Histogram.
  */
 import type { Registry } from 'prom-client';
+import { SeriesByLabels, type LabelSet } from './label-sets.js';
 
 export interface HistogramSeries {
   observe(value: number): void;
 }
 
-/** A label value in the text exposition format. */
-export const escapeLabelValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
-
 class Series implements HistogramSeries {
   readonly counts: number[];
   sum = 0;
   count = 0;
-  /** `a="x",b="y"`, formatted once for the text exposition. */
+  readonly labels: Record<string, string>;
   readonly labelText: string;
 
   constructor(
     private readonly bounds: readonly number[],
-    readonly labels: Record<string, string>,
+    { labels, labelText }: LabelSet,
   ) {
     this.counts = new Array<number>(bounds.length).fill(0);
-    this.labelText = Object.entries(labels)
-      .map(([k, v]) => `${k}="${escapeLabelValue(v)}"`)
-      .join(',');
+    this.labels = labels;
+    this.labelText = labelText;
   }
 
   observe(value: number): void {
@@ -52,37 +49,31 @@ export class FastHistogram<L extends string> {
   readonly aggregator = 'sum';
   private readonly bounds: readonly number[];
   private readonly boundLabels: readonly string[];
-  private readonly series = new Map<string, Series>();
+  private readonly series: SeriesByLabels<Series>;
 
   constructor(
     readonly name: string,
     readonly help: string,
-    private readonly labelNames: readonly L[],
+    labelNames: readonly L[],
     buckets: readonly number[],
     register: Registry,
   ) {
-    this.bounds = [...buckets];
-    this.boundLabels = this.bounds.map(String);
+    const bounds = [...buckets];
+    this.bounds = bounds;
+    this.boundLabels = bounds.map(String);
+    this.series = new SeriesByLabels(labelNames, (set) => new Series(bounds, set));
     register.registerMetric(this as unknown as Parameters<Registry['registerMetric']>[0]);
   }
 
   /** The series for these label values (in labelNames order), created on first use. */
   labels(...values: string[]): HistogramSeries {
-    const key = values.join('\u0000');
-    let s = this.series.get(key);
-    if (s === undefined) {
-      const labels: Record<string, string> = {};
-      this.labelNames.forEach((n, i) => (labels[n] = values[i]));
-      s = new Series(this.bounds, labels);
-      this.series.set(key, s);
-    }
-    return s;
+    return this.series.get(values);
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: ExportedValue[] }> {
     const values: ExportedValue[] = [];
     const bucket = `${this.name}_bucket`;
-    for (const s of this.series.values()) {
+    for (const s of this.series.all()) {
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i];
@@ -100,7 +91,7 @@ export class FastHistogram<L extends string> {
   exposition(): string {
     const lines: string[] = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
     const bucket = `${this.name}_bucket{`;
-    for (const s of this.series.values()) {
+    for (const s of this.series.all()) {
       const prefix = s.labelText === '' ? bucket : `${bucket}${s.labelText},`;
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
