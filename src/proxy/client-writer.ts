@@ -7,6 +7,7 @@
  * ServerResponse; `end()` still goes through the response (last chunk, 'finish', keep-alive). Otherwise
  * it is plain `res.write()`.
  */
+import type { EventEmitter } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 
@@ -44,12 +45,16 @@ class CoalescingWriter implements ClientWriter {
     this.scheduled = false;
     this.flush();
   };
+  private readonly onDrain = () => this.flow.resume();
 
+  /** `drains`: what emits 'drain' when the sink can take more (the socket or the response). */
   constructor(
     private readonly sink: Sink,
     private readonly flow: Flow,
-    private readonly detach: () => void,
-  ) {}
+    private readonly drains: EventEmitter,
+  ) {
+    drains.on('drain', this.onDrain);
+  }
 
   write(chunk: Uint8Array): void {
     if (this.released || chunk.length === 0) return;
@@ -73,7 +78,7 @@ class CoalescingWriter implements ClientWriter {
     this.released = true;
     this.parts = [];
     this.size = 0;
-    this.detach();
+    this.drains.off('drain', this.onDrain);
   }
 }
 
@@ -83,13 +88,7 @@ function joined(parts: Uint8Array[], size: number): Uint8Array {
 
 /** Plain `res.write()`. */
 export function plainWriter(outgoing: ServerResponse, flow: Flow): ClientWriter {
-  const onDrain = () => flow.resume();
-  outgoing.on('drain', onDrain);
-  return new CoalescingWriter(
-    (parts, size) => outgoing.write(joined(parts, size)),
-    flow,
-    () => outgoing.off('drain', onDrain),
-  );
+  return new CoalescingWriter((parts, size) => outgoing.write(joined(parts, size)), flow, outgoing);
 }
 
 export function clientWriter(outgoing: ServerResponse, flow: Flow): ClientWriter {
@@ -101,8 +100,6 @@ export function clientWriter(outgoing: ServerResponse, flow: Flow): ClientWriter
     socket._httpMessage === outgoing &&
     outgoing.writableLength === 0;
   if (!framed || socket === null) return plainWriter(outgoing, flow);
-  const onDrain = () => flow.resume();
-  socket.on('drain', onDrain);
   return new CoalescingWriter(
     (parts, size) => {
       // One buffer: "<size hex>\r\n" + data + "\r\n".
@@ -120,6 +117,6 @@ export function clientWriter(outgoing: ServerResponse, flow: Flow): ClientWriter
       return socket.write(frame);
     },
     flow,
-    () => socket.off('drain', onDrain),
+    socket,
   );
 }
