@@ -40,17 +40,17 @@ const PREFIX = Buffer.from('{"stream_options":{"include_usage":true},');
  */
 export function withIncludeUsage(body: Uint8Array, facts: RequestFacts): Buffer {
   if (!facts.isObject) throw new Error('withIncludeUsage needs a JSON object body');
+  const bytes = Buffer.from(body.buffer, body.byteOffset, body.byteLength);
   if (!facts.hasStreamOptions) {
-    const open = Buffer.from(body.buffer, body.byteOffset, body.byteLength).indexOf(0x7b /* { */);
-    const rest = Buffer.from(body.buffer, body.byteOffset + open + 1, body.byteLength - open - 1);
+    const rest = bytes.subarray(bytes.indexOf(0x7b /* { */) + 1);
     const isEmpty = /^\s*\}/.test(rest.subarray(0, 64).toString('utf8'));
     return Buffer.concat([isEmpty ? PREFIX.subarray(0, PREFIX.length - 1) : PREFIX, rest]);
   }
   let json: Record<string, unknown>;
   try {
-    json = JSON.parse(Buffer.from(body.buffer, body.byteOffset, body.byteLength).toString('utf8')) as Record<string, unknown>;
+    json = JSON.parse(bytes.toString('utf8')) as Record<string, unknown>;
   } catch {
-    return Buffer.from(body.buffer, body.byteOffset, body.byteLength); // not valid JSON after all: the upstream will say so
+    return bytes; // not valid JSON after all: the upstream will say so
   }
   const so = json.stream_options;
   const merged = so !== null && typeof so === 'object' ? { ...(so as object), include_usage: true } : { include_usage: true };
