@@ -32,12 +32,17 @@ const nonEmptyArray = (v: unknown): boolean => Array.isArray(v) && v.length > 0;
 
 /** Inspects one event given its `event:` name (if any) and its `data:` payload. */
 export function inspectEvent(eventName: string | undefined, data: string): EventFacts {
-  if (data === '[DONE]') return DONE;
-  if (data.length === 0 || data.charCodeAt(0) !== 123 /* { */) return NOTHING;
-  if (eventName === undefined) {
+  if (eventName === undefined && data.charCodeAt(0) === 123 /* { */) {
     const fast = inspectCompactChunk(Buffer.from(data));
     if (fast !== null) return fast;
   }
+  return inspectEventParsed(eventName, data);
+}
+
+/** inspectEvent without the compact fast path, for a caller that already tried it on the bytes. */
+export function inspectEventParsed(eventName: string | undefined, data: string): EventFacts {
+  if (data === '[DONE]') return DONE;
+  if (data.length === 0 || data.charCodeAt(0) !== 123 /* { */) return NOTHING;
   return inspectParsed(eventName, data);
 }
 

@@ -5,7 +5,7 @@
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { TextDecoder } from 'node:util';
-import { inspectCompactChunk, inspectEvent, type EventFacts } from './sse-event.js';
+import { inspectCompactChunk, inspectEvent, inspectEventParsed, type EventFacts } from './sse-event.js';
 import { SseFramer } from './sse-frames.js';
 import type { Usage } from './usage.js';
 
@@ -43,7 +43,7 @@ function singleDataLine(buf: Buffer, start: number, end: number): EventFacts | n
     return null;
   }
   const from = buf[start + 5] === 32 ? start + 6 : start + 5;
-  return inspectCompactChunk(buf, from, end - 2) ?? inspectEvent(undefined, buf.toString('utf8', from, end - 2));
+  return inspectCompactChunk(buf, from, end - 2) ?? inspectEventParsed(undefined, buf.toString('utf8', from, end - 2));
 }
 
 export class StreamMeter {
