@@ -6,6 +6,8 @@
  */
 import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
+import { createRng } from '../distributions.js';
+import { runLoad } from '../load.js';
 import { startBareProxyProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
 import { treeCpuNs } from './procstat.js';
 
@@ -13,7 +15,7 @@ const HELP = `Usage: npm run bench:ab -- --a DIR --b DIR [options]
   --a DIR, --b DIR     two builds: directories holding cli.js (e.g. a git worktree's dist/ and ./dist),
                        or bench/bare-proxy.mjs (node:http + undici without metering: the floor)
   --mode M             nonstream (default) | stream
-  --rate N             requests/s, open loop (default 3000 for nonstream); 0 = closed loop
+  --rate N             requests/s, open loop with Poisson arrivals (default 3000 for nonstream); 0 = closed loop
   --concurrency N      closed loop: requests in flight (default 128)
   --tokens N           completion tokens per request (default 4)
   --prompt-kb N        prompt size in KB (default 0: one short message)
@@ -72,33 +74,21 @@ export async function runAb(argv: string[]): Promise<number> {
     const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher: agent, headers: { 'content-type': 'application/json' } });
     for await (const _ of res.body);
   };
+  const rng = createRng(1);
+  /** One slice of load on one side (the bench's own load shapes); returns the requests completed. */
   const slice = async (url: string, ms: number): Promise<number> => {
-    const end = Date.now() + ms;
     let done = 0;
-    if (rate > 0) {
-      const inflight = new Set<Promise<void>>();
-      const t0 = Date.now();
-      let sent = 0;
-      while (Date.now() < end) {
-        const due = Math.floor(((Date.now() - t0) * rate) / 1000);
-        while (sent < due && inflight.size < 512) {
-          sent++;
-          const p: Promise<void> = one(url).then(() => void done++).finally(() => inflight.delete(p));
-          inflight.add(p);
-        }
-        await new Promise((r) => setTimeout(r, 2));
+    let failure: unknown = null;
+    const plan = rate > 0 ? { rate, concurrency: 512, durationMs: ms, rng } : { concurrency, durationMs: ms, rng };
+    await runLoad(plan, async () => {
+      try {
+        await one(url);
+        done++;
+      } catch (err) {
+        failure ??= err;
       }
-      await Promise.all(inflight);
-    } else {
-      await Promise.all(
-        Array.from({ length: concurrency }, async () => {
-          while (Date.now() < end) {
-            await one(url);
-            done++;
-          }
-        }),
-      );
-    }
+    });
+    if (failure !== null) throw failure;
     return done;
   };
   /** B/A of CPU per request for each pair of adjacent slices: their spread says how far to trust the total. */
