@@ -80,6 +80,13 @@ export async function waitHttp(url: string, proc: Proc, timeoutMs = 15_000): Pro
   }
 }
 
+/** The process once its port answers `/v1/models`, with its base URL. */
+async function listening(proc: Proc, port: number): Promise<{ proc: Proc; url: string }> {
+  const url = `http://127.0.0.1:${port}`;
+  await waitHttp(`${url}/v1/models`, proc);
+  return { proc, url };
+}
+
 export interface SimConfig {
   ttftMs: number;
   itlMs: number;
@@ -92,9 +99,7 @@ export async function startSimProc(cli: string, cfg: SimConfig): Promise<{ proc:
     cli, 'sim', '--host', '127.0.0.1', '--port', String(port),
     '--ttft-ms', String(cfg.ttftMs), '--itl-ms', String(cfg.itlMs), '--output-tokens', String(cfg.outputTokens),
   ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/v1/models`, proc);
-  return { proc, url };
+  return listening(proc, port);
 }
 
 export async function startTokentapProc(cli: string, upstream: string, workers = 1): Promise<{ proc: Proc; url: string }> {
@@ -110,9 +115,7 @@ export async function startTokentapProc(cli: string, upstream: string, workers =
     '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', accessLog,
     '--workers', String(workers),
   ]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/v1/models`, proc);
-  return { proc, url };
+  return listening(proc, port);
 }
 
 /** bench/bare-proxy.mjs (node:http + undici, no metering): the floor tokentap is compared with. */
@@ -122,9 +125,7 @@ export async function startBareProxyProc(script: string, upstream: string): Prom
     PORT: String(port),
     UPSTREAM: upstream,
   });
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/v1/models`, proc);
-  return { proc, url };
+  return listening(proc, port);
 }
 
 export function nginxVersion(): string | null {
@@ -178,7 +179,5 @@ export async function startNginxProc(upstream: string, workers = 1): Promise<{ p
   const port = await freePort();
   writeFileSync(join(dir, 'nginx.conf'), nginxConfig(dir, port, upstream, workers));
   const proc = startProc('nginx', 'nginx', ['-p', dir, '-c', join(dir, 'nginx.conf'), '-e', join(dir, 'error.log')]);
-  const url = `http://127.0.0.1:${port}`;
-  await waitHttp(`${url}/v1/models`, proc);
-  return { proc, url };
+  return listening(proc, port);
 }
