@@ -9,6 +9,7 @@ import { createMetricsApp } from './metrics/app.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { ModelLabeler } from './metrics/model-label.js';
 import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
+import { ActiveList } from './proxy/active-list.js';
 import { proxyListener } from './proxy/listener.js';
 import type { Exchange } from './proxy/exchange.js';
 import { createUpstream } from './proxy/upstream.js';
@@ -19,7 +20,7 @@ export interface RunningTokentap {
   config: Config;
   metrics: Metrics;
   /** Requests not finished yet. */
-  active: Set<Exchange>;
+  active: ActiveList<Exchange>;
   /** Stops accepting, lets in-flight requests finish up to shutdown_grace, aborts the rest, closes everything. */
   close(): Promise<void>;
 }
@@ -77,7 +78,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   });
   const metrics = createMetrics(config.buckets, () => upstream.probe());
   const log = openAccessLog(config.access_log);
-  const active = new Set<Exchange>();
+  const active = new ActiveList<Exchange>();
   const clientErrors = newClientErrorState();
   const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active, clientErrors };
 
@@ -103,7 +104,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
       proxyServer.closeIdleConnections();
       const deadline = Date.now() + config.shutdown_grace;
       while (active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
-      for (const exchange of [...active]) exchange.abort();
+      for (const exchange of active.toArray()) exchange.abort();
       proxyServer.closeAllConnections();
       await proxyClosed;
       await upstream.close();

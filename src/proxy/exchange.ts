@@ -2,13 +2,14 @@
 import { accessLogEntry, type AccessLog } from '../log/access-log.js';
 import { buildRecord, type MeterRecord } from '../meter/record.js';
 import type { Metrics, Outcome } from '../metrics/metrics.js';
+import type { ActiveEntry, ActiveList } from './active-list.js';
 import type { Endpoint } from './endpoint.js';
 
 export interface ExchangeSinks {
   metrics: Metrics;
   log: AccessLog;
   /** Exchanges not finished yet (shutdown waits for them). */
-  active: Set<Exchange>;
+  active: ActiveList<Exchange>;
 }
 
 export interface ExchangeInit {
@@ -20,7 +21,7 @@ export interface ExchangeInit {
   stream: boolean;
 }
 
-export class Exchange {
+export class Exchange implements ActiveEntry {
   readonly t0: number;
   readonly requestId: string;
   readonly method: string;
@@ -31,9 +32,12 @@ export class Exchange {
   /** This exchange's metric series (in-flight gauge, histograms, counters), bound once. */
   private readonly series;
   /** Set by the edge: aborts the upstream request and cuts the client response. */
-  cut: () => void = () => {};
+  cutter: { cut(): void } | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
+  /** Links of the active list (ActiveList). */
+  activePrev: Exchange | null = null;
+  activeNext: Exchange | null = null;
 
   constructor(private readonly sinks: ExchangeSinks, init: ExchangeInit) {
     this.t0 = init.t0;
@@ -50,7 +54,7 @@ export class Exchange {
   /** Ends the exchange from tokentap's side (shutdown grace over): recorded as stream_error. */
   abort(): void {
     this.cutOutcome = 'stream_error';
-    this.cut();
+    this.cutter?.cut();
   }
 
   get isFinished(): boolean {

@@ -61,13 +61,7 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
     deps.config.inject_usage && facts.stream && !facts.includeUsage && facts.isObject && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;
 
-  const relay = new RelayHandler({
-    exchange,
-    outgoing,
-    injectedUsage: inject,
-    idleTimeoutMs: deps.config.upstream_idle_timeout,
-    headersTimeoutMs: deps.config.upstream_headers_timeout,
-  });
+  const relay = new RelayHandler(exchange, outgoing, inject, deps.config);
   try {
     deps.upstream.dispatcher.dispatch(
       {

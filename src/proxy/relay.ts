@@ -10,25 +10,22 @@ import { JsonMeter } from '../meter/json-meter.js';
 import { buildRecord } from '../meter/record.js';
 import { StreamMeter } from '../meter/stream-meter.js';
 import type { Outcome } from '../metrics/metrics.js';
-import { clientWriter, plainWriter, type ClientWriter } from './client-writer.js';
+import { clientWriter, plainWriter, type ClientWriter, type Flow } from './client-writer.js';
 import { errorBody, idleTimeoutEvent, type ProxyErrorSpec } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { clientResponseHeaders } from './headers.js';
 import { classifyUpstreamError, isBodyTimeout } from './upstream.js';
 
-export interface RelayOptions {
-  exchange: Exchange;
-  outgoing: ServerResponse;
-  /** tokentap added include_usage: remove the usage-only chunk from what the client gets. */
-  injectedUsage: boolean;
-  idleTimeoutMs: number;
-  headersTimeoutMs: number;
+/** The upstream timeouts the relay names in its errors (one object per process, from the config). */
+export interface RelayTimeouts {
+  upstream_idle_timeout: number;
+  upstream_headers_timeout: number;
 }
 
 /** Status recorded when the client left before getting a response (nginx's convention). */
 export const CLIENT_CLOSED_REQUEST = 499;
 
-export class RelayHandler implements Dispatcher.DispatchHandler {
+export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
   private controller: Dispatcher.DispatchController | null = null;
   private clientGone = false;
   private started = false;
@@ -40,13 +37,33 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   private client: ClientWriter | null = null;
   private countTokens = false;
 
-  constructor(private readonly o: RelayOptions) {
-    o.outgoing.on('close', () => this.onClientClose());
-    if (o.outgoing.destroyed) queueMicrotask(() => this.onClientClose());
-    o.exchange.cut = () => {
-      this.abortUpstream();
-      o.outgoing.destroy();
-    };
+  /** The relay is also the exchange's cutter and the client writer's flow: no per-request options or closures for those. */
+  constructor(
+    private readonly exchange: Exchange,
+    private readonly outgoing: ServerResponse,
+    /** tokentap added include_usage: remove the usage-only chunk from what the client gets. */
+    private readonly injectedUsage: boolean,
+    private readonly timeouts: RelayTimeouts,
+  ) {
+    outgoing.on('close', () => this.onClientClose());
+    if (outgoing.destroyed) queueMicrotask(() => this.onClientClose());
+    exchange.cutter = this;
+  }
+
+  /** Flow: the client's socket is full; stop reading from the upstream. */
+  pause(): void {
+    this.controller?.pause();
+  }
+
+  /** Flow: the client's socket drained. */
+  resume(): void {
+    this.controller?.resume();
+  }
+
+  /** Aborts the upstream request and cuts the client response (Exchange.abort). */
+  cut(): void {
+    this.abortUpstream();
+    this.outgoing.destroy();
   }
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
@@ -55,7 +72,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
-    const { exchange, outgoing } = this.o;
+    const { exchange, outgoing } = this;
     this.started = true;
     this.status = status;
     const contentType = String(headers['content-type'] ?? '');
@@ -65,7 +82,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.isSse = isSse;
     const ok = status >= 200 && status < 300;
     const metered = exchange.endpoint !== 'other';
-    const strip = this.o.injectedUsage && isSse && ok && readable;
+    const strip = this.injectedUsage && isSse && ok && readable;
     this.countTokens = metered && ok;
     if (metered && isSse && readable) this.streamMeter = new StreamMeter({ stripUsageChunk: strip });
     if (metered && !isSse && ok && readable) this.jsonMeter = new JsonMeter();
@@ -73,8 +90,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
 
     outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
     if (isSse) outgoing.flushHeaders();
-    const flow = { pause: () => this.controller?.pause(), resume: () => this.controller?.resume() };
-    this.client = isSse ? clientWriter(outgoing, flow) : plainWriter(outgoing, flow);
+    this.client = isSse ? clientWriter(outgoing, this) : plainWriter(outgoing, this);
     outgoing.once('finish', () => {
       const upstreamError = status >= 400 || this.streamMeter?.facts.inbandError === true;
       this.record(this.failure ?? (upstreamError ? 'upstream_error' : 'ok'));
@@ -92,22 +108,22 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
     this.writeTail();
     this.client!.flush();
     this.client!.release();
-    this.o.outgoing.end();
+    this.outgoing.end();
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
     if (this.clientGone) return; // recorded by onClientClose
     if (!this.started) {
-      const { outcome, spec } = classifyUpstreamError(err, this.o.headersTimeoutMs);
-      sendJsonError(this.o.outgoing, this.o.exchange, spec, outcome, false);
+      const { outcome, spec } = classifyUpstreamError(err, this.timeouts.upstream_headers_timeout);
+      sendJsonError(this.outgoing, this.exchange, spec, outcome, false);
       return;
     }
-    const { outgoing } = this.o;
+    const { outgoing } = this;
     if (isBodyTimeout(err)) {
       this.failure = 'timeout';
       if (this.isSse) {
         this.writeTail();
-        this.client!.write(Buffer.from(idleTimeoutEvent(this.o.idleTimeoutMs)));
+        this.client!.write(Buffer.from(idleTimeoutEvent(this.timeouts.upstream_idle_timeout)));
         this.client!.flush();
         this.client!.release();
         outgoing.end();
@@ -134,7 +150,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   private onClientClose(): void {
-    const { outgoing, exchange } = this.o;
+    const { outgoing, exchange } = this;
     this.client?.release();
     if (outgoing.writableFinished) return;
     this.clientGone = true;
@@ -145,7 +161,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler {
   }
 
   private record(outcome: Outcome): void {
-    const { exchange } = this.o;
+    const { exchange } = this;
     exchange.finish(
       outcome,
       this.status,

@@ -1,0 +1,50 @@
+/**
+ * The exchanges not finished yet (shutdown waits for them, then aborts the rest): an intrusive doubly-linked
+ * list through the entries themselves, not a Set.
+ *
+ * Why not a Set: V8 rehashes a Set's table as entries come and go, and an obsolete table keeps a pointer to
+ * its successor and to the entries it held. Once one table in that chain reaches the old generation, every
+ * later table and every request it ever held survives the young-generation GCs until the next full GC. With
+ * one add and one delete per request, that kept whole requests alive: at 3,000 small requests/s about
+ * 620 KB survived each scavenge instead of 62 KB, and a full GC ran every ~3 s. With this list, CPU per small
+ * request fell 13 % (README "Performance"). An unlinked entry here points at nothing.
+ */
+export interface ActiveEntry {
+  activePrev: ActiveEntry | null;
+  activeNext: ActiveEntry | null;
+}
+
+export class ActiveList<T extends ActiveEntry> {
+  private head: T | null = null;
+  private count = 0;
+
+  get size(): number {
+    return this.count;
+  }
+
+  add(entry: T): void {
+    entry.activePrev = null;
+    entry.activeNext = this.head;
+    if (this.head !== null) this.head.activePrev = entry;
+    this.head = entry;
+    this.count++;
+  }
+
+  /** Removes an entry added before; an entry not in the list is left alone. */
+  delete(entry: T): void {
+    if (entry.activePrev !== null) entry.activePrev.activeNext = entry.activeNext;
+    else if (this.head === entry) this.head = entry.activeNext as T | null;
+    else return;
+    if (entry.activeNext !== null) entry.activeNext.activePrev = entry.activePrev;
+    entry.activePrev = null;
+    entry.activeNext = null;
+    this.count--;
+  }
+
+  /** The entries now, newest first (a copy: deleting while going through it is fine). */
+  toArray(): T[] {
+    const out: T[] = [];
+    for (let e: ActiveEntry | null = this.head; e !== null; e = e.activeNext) out.push(e as T);
+    return out;
+  }
+}
