@@ -1,6 +1,7 @@
 /** Builds the effective config: flags > env (TOKENTAP_*) > YAML file > defaults. */
 import { readFileSync } from 'node:fs';
 import { createRequire } from 'node:module';
+import * as v from 'valibot';
 import type * as Yaml from 'yaml';
 import { ENV_FIELDS, configSchema, type Config } from './schema.js';
 
@@ -47,15 +48,14 @@ const SECRET_FIELDS = new Set(['metrics_token']);
 
 /** Validates a merged raw object; errors name the field and never print secret values. */
 export function validateConfig(raw: Raw): Config {
-  const result = configSchema.safeParse(raw);
-  if (result.success) return result.data;
-  const lines = result.error.issues.map((issue) => {
-    const field = issue.path.join('.') || '(top level)';
-    let message = issue.message;
-    if (issue.code === 'unrecognized_keys') {
-      return `unknown field ${issue.keys.map((k) => [...issue.path, k].join('.')).join(', ')}`;
-    }
-    if (SECRET_FIELDS.has(String(issue.path[0]))) message = message.replace(/"[^"]*"/g, '"***"');
+  const result = v.safeParse(configSchema, raw);
+  if (result.success) return result.output;
+  const lines = result.issues.map((issue) => {
+    const path = (issue.path ?? []).map((item) => String(item.key));
+    const field = path.join('.') || '(top level)';
+    if (issue.type === 'strict_object') return `unknown field ${field}`;
+    // valibot's messages quote the value received; a secret's value is never printed
+    const message = SECRET_FIELDS.has(path[0]) ? issue.message.replace(/received .*$/, 'received ***') : issue.message;
     return `${field}: ${message}`;
   });
   throw new ConfigError(`invalid config:\n  ${lines.join('\n  ')}`);
