@@ -4,8 +4,9 @@
  * alike. A/A runs came out at 0.95-1.0 where separate benchmark runs move by 10-15 %: this is the tool for
  * "what did this change buy" (repeat it for differences under about 5 %).
  */
+import { setTimeout as sleep } from 'node:timers/promises';
 import { parseArgs } from 'node:util';
-import { Agent, request } from 'undici';
+import { Agent, request, type Dispatcher } from 'undici';
 import { createRng } from '../distributions.js';
 import { runLoad } from '../load.js';
 import { startBareProxyProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
@@ -14,13 +15,17 @@ import { treeCpuNs } from './procstat.js';
 const HELP = `Usage: npm run bench:ab -- --a DIR --b DIR [options]
   --a DIR, --b DIR     two builds: directories holding cli.js (e.g. a git worktree's dist/ and ./dist),
                        or bench/bare-proxy.mjs (node:http + undici without metering: the floor)
-  --mode M             nonstream (default) | stream
+  --mode M             nonstream (default) | stream | burst (each slice: --burst streams at once on new
+                       client connections, then --gap-ms of quiet)
   --rate N             requests/s, open loop with Poisson arrivals (default 3000 for nonstream); 0 = closed loop
   --concurrency N      closed loop: requests in flight (default 128)
   --tokens N           completion tokens per request (default 4)
   --prompt-kb N        prompt size in KB (default 0: one short message)
   --slices N           measured slices per build (default 6)
-  --slice-ms N         slice length (default 2500)
+  --slice-ms N         slice length (default 2500; not for burst)
+  --burst N            burst: streams started at once (default 1000)
+  --gap-ms N           burst: pause after each burst (default 300; 6000 lets the simulator close the idle
+                       upstream connections, so every burst opens them again)
 Prints CPU µs per request for each build, B/A over the whole run, and the median and range of B/A over the
 slice pairs (a range that straddles 1 means the difference is not shown).`;
 
@@ -44,6 +49,8 @@ export async function runAb(argv: string[]): Promise<number> {
       'prompt-kb': { type: 'string', default: '0' },
       slices: { type: 'string', default: '6' },
       'slice-ms': { type: 'string', default: '2500' },
+      burst: { type: 'string', default: '1000' },
+      'gap-ms': { type: 'string', default: '300' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -51,13 +58,15 @@ export async function runAb(argv: string[]): Promise<number> {
     process.stdout.write(`${HELP}\n`);
     return values.help ? 0 : 2;
   }
-  const stream = values.mode === 'stream';
+  const burst = values.mode === 'burst' ? Number(values.burst) : 0;
+  const stream = values.mode === 'stream' || burst > 0;
   const rate = Number(values.rate ?? (stream ? 0 : 3000));
+  const gapMs = Number(values['gap-ms']);
   const concurrency = Number(values.concurrency);
   const slices = Number(values.slices);
   const sliceMs = Number(values['slice-ms']);
   const cli = [values.a, values.b].find((s) => !s.endsWith('.mjs')) ?? 'dist';
-  const sim = await startSimProc(`${cli}/cli.js`, { ttftMs: stream ? 10 : 0, itlMs: stream ? 10 : 0, outputTokens: 64 });
+  const sim = await startSimProc(`${cli}/cli.js`, { ttftMs: stream ? (burst > 0 ? 20 : 10) : 0, itlMs: stream ? 10 : 0, outputTokens: 64 });
   const sides: Side[] = [];
   for (const side of [values.a, values.b]) {
     const t = side.endsWith('.mjs') ? await startBareProxyProc(side, sim.url) : await startTokentapProc(`${side}/cli.js`, sim.url);
@@ -70,8 +79,8 @@ export async function runAb(argv: string[]): Promise<number> {
     max_tokens: Number(values.tokens),
     messages: [{ role: 'user', content: 'hello there '.repeat(Math.max(1, Math.round((Number(values['prompt-kb']) * 1024) / 12))) }],
   });
-  const one = async (url: string) => {
-    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher: agent, headers: { 'content-type': 'application/json' } });
+  const one = async (url: string, dispatcher: Dispatcher) => {
+    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher, headers: { 'content-type': 'application/json' } });
     for await (const _ of res.body);
   };
   const rng = createRng(1);
@@ -79,15 +88,26 @@ export async function runAb(argv: string[]): Promise<number> {
   const slice = async (url: string, ms: number): Promise<number> => {
     let done = 0;
     let failure: unknown = null;
-    const plan = rate > 0 ? { rate, concurrency: 512, durationMs: ms, rng } : { concurrency, durationMs: ms, rng };
+    // A burst: all at once, on new client connections (as bench:overhead's burst scenario).
+    const dispatcher = burst > 0 ? new Agent({ connections: burst + 100 }) : agent;
+    const plan =
+      burst > 0
+        ? { concurrency: burst, requests: burst, rng }
+        : rate > 0
+          ? { rate, concurrency: 512, durationMs: ms, rng }
+          : { concurrency, durationMs: ms, rng };
     await runLoad(plan, async () => {
       try {
-        await one(url);
+        await one(url, dispatcher);
         done++;
       } catch (err) {
         failure ??= err;
       }
     });
+    if (burst > 0) {
+      await dispatcher.close();
+      await sleep(gapMs);
+    }
     if (failure !== null) throw failure;
     return done;
   };
