@@ -32,6 +32,13 @@ export const bodyTooLarge = (limit: number): ProxyErrorSpec => ({
   message: `request body exceeds the ${limit}-byte limit (body_limit)`,
 });
 
+export const internalError: ProxyErrorSpec = {
+  status: 500,
+  type: 'internal_error',
+  code: 'internal_error',
+  message: 'tokentap internal error',
+};
+
 /** The SSE event sent when the upstream goes silent mid-stream for longer than upstream_idle_timeout. */
 export function idleTimeoutEvent(ms: number): string {
   const body = errorBody({

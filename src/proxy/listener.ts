@@ -5,6 +5,7 @@
  * (A/B measured, see README "Performance"). The metrics port is the Hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { errorBody, internalError } from './errors.js';
 import { handleProxyRequest, type ProxyDeps } from './forward.js';
 
 export function proxyListener(deps: ProxyDeps): (incoming: IncomingMessage, outgoing: ServerResponse) => void {
@@ -12,8 +13,8 @@ export function proxyListener(deps: ProxyDeps): (incoming: IncomingMessage, outg
     handleProxyRequest(deps, incoming, outgoing).catch((err: unknown) => {
       console.error(`tokentap: internal error: ${(err as Error)?.stack ?? err}`);
       if (!outgoing.headersSent) {
-        outgoing.writeHead(500, { 'content-type': 'application/json' });
-        outgoing.end(JSON.stringify({ error: { message: 'tokentap internal error', type: 'internal_error', code: 'internal_error' } }));
+        outgoing.writeHead(internalError.status, { 'content-type': 'application/json' });
+        outgoing.end(errorBody(internalError));
       } else {
         outgoing.destroy();
       }

@@ -105,10 +105,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
   }
 
   onResponseEnd(): void {
-    this.writeTail();
-    this.client!.flush();
-    this.client!.release();
-    this.outgoing.end();
+    this.endBody();
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
@@ -122,11 +119,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     if (isBodyTimeout(err)) {
       this.failure = 'timeout';
       if (this.isSse) {
-        this.writeTail();
-        this.client!.write(Buffer.from(idleTimeoutEvent(this.timeouts.upstream_idle_timeout)));
-        this.client!.flush();
-        this.client!.release();
-        outgoing.end();
+        this.endBody(Buffer.from(idleTimeoutEvent(this.timeouts.upstream_idle_timeout)));
         return;
       }
     } else {
@@ -140,9 +133,14 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     outgoing.destroy();
   }
 
-  private writeTail(): void {
+  /** Ends the client's body properly: what the meter still holds, then `last` (if any), then the end. */
+  private endBody(last?: Uint8Array): void {
     const tail = this.streamMeter?.end();
     if (tail) this.client!.write(tail);
+    if (last) this.client!.write(last);
+    this.client!.flush();
+    this.client!.release();
+    this.outgoing.end();
   }
 
   private abortUpstream(): void {
