@@ -4,6 +4,8 @@
  * a response with a long completion costs a byte scan, not a tree of JavaScript objects. Pure.
  */
 
+// Byte codes stay module-local (sse-event.ts has its own): an exported const is read through a module cell
+// with a hole check in these loops, measured at 650 -> 1,050 ns for one response scan.
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COLON = 58;
@@ -63,12 +65,16 @@ function skipValue(b: Uint8Array, i: number, end: number): number {
   return j > i ? j : -1;
 }
 
+/** `b` from `at` holds the ASCII `word`. */
+export function sameAt(b: Uint8Array, at: number, word: string): boolean {
+  for (let k = 0; k < word.length; k++) if (b[at + k] !== word.charCodeAt(k)) return false;
+  return true;
+}
+
 /** The key whose raw bytes (between its quotes) are [from, to) equals `key`; escaped keys are decoded. */
 function keyEquals(b: Uint8Array, from: number, to: number, key: string, escaped: boolean): boolean {
   if (escaped) return parseRange(b, { start: from - 1, end: to + 1 }) === key;
-  if (to - from !== key.length) return false;
-  for (let k = 0; k < key.length; k++) if (b[from + k] !== key.charCodeAt(k)) return false;
-  return true;
+  return to - from === key.length && sameAt(b, from, key);
 }
 
 function hasBackslash(b: Uint8Array, from: number, to: number): boolean {

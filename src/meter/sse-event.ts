@@ -1,4 +1,5 @@
 /** What one SSE event says about generation: token/content, usage, error, end. Pure; no timing here. */
+import { sameAt } from './json-scan.js';
 import { readUsage, type Usage } from './usage.js';
 
 export interface EventFacts {
@@ -50,17 +51,12 @@ const DONE: EventFacts = Object.freeze({ ...NOTHING, done: true }) as EventFacts
 const TOKEN_CONTENT: EventFacts = Object.freeze({ ...NOTHING, token: true, content: true }) as EventFacts;
 const TOKEN_ONLY: EventFacts = Object.freeze({ ...NOTHING, token: true }) as EventFacts;
 
-/** `b` from `at` holds the ASCII `word`. */
-function sameAt(b: Uint8Array, at: number, word: string): boolean {
-  for (let k = 0; k < word.length; k++) if (b[at + k] !== word.charCodeAt(k)) return false;
-  return true;
-}
 
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COLON = 58;
-const BRACE = 123;
-const BRACKET = 91;
+const OPEN_BRACE = 123;
+const OPEN_BRACKET = 91;
 
 /**
  * The common case without decoding or JSON.parse: one pass over the UTF-8 bytes [start, end) of a compact
@@ -72,7 +68,7 @@ const BRACKET = 91;
  * `"usage":{`, `error`, `type`, or no `choices` array.
  */
 export function inspectCompactChunk(b: Uint8Array, start = 0, end = b.length): EventFacts | null {
-  if (start >= end || b[start] !== BRACE) return null;
+  if (start >= end || b[start] !== OPEN_BRACE) return null;
   let choices = false;
   let token = false;
   let content = false;
@@ -103,10 +99,10 @@ export function inspectCompactChunk(b: Uint8Array, start = 0, end = b.length): E
           if (nonEmptyString && sameAt(b, from, 'text')) token = content = true;
           break;
         case 5:
-          if (sameAt(b, from, 'error') || (v === BRACE && sameAt(b, from, 'usage'))) return null;
+          if (sameAt(b, from, 'error') || (v === OPEN_BRACE && sameAt(b, from, 'usage'))) return null;
           break;
         case 7:
-          if (v === BRACKET && sameAt(b, from, 'choices')) choices = true;
+          if (v === OPEN_BRACKET && sameAt(b, from, 'choices')) choices = true;
           else if (nonEmptyString && sameAt(b, from, 'content')) token = content = true;
           break;
         case 9:
@@ -116,7 +112,7 @@ export function inspectCompactChunk(b: Uint8Array, start = 0, end = b.length): E
           if (nonEmptyString && sameAt(b, from, 'reasoning_content')) token = true;
           break;
         case 10:
-          if (v === BRACKET && b[i + 2] === BRACE && sameAt(b, from, 'tool_calls')) token = content = true;
+          if (v === OPEN_BRACKET && b[i + 2] === OPEN_BRACE && sameAt(b, from, 'tool_calls')) token = content = true;
           break;
       }
       i++;

@@ -119,12 +119,12 @@ export class StreamMeter {
     if (!this.strip || (kept === null && keptFrom === 0 && start === buf.length)) return chunk;
     if (start > keptFrom) (kept ??= []).push(keptFrom === 0 && start === buf.length ? chunk : buf.subarray(keptFrom, start));
     if (kept === null || kept.length === 0) return EMPTY;
-    return kept.length === 1 ? kept[0] : concat(kept);
+    return kept.length === 1 ? kept[0] : Buffer.concat(kept);
   }
 
   /** End of the upstream body: returns bytes still held (an unterminated last event), to forward as they are. */
   end(): Uint8Array {
-    const rest = this.held.length === 0 ? EMPTY : concat(this.held);
+    const rest = this.held.length === 0 ? EMPTY : Buffer.concat(this.held);
     this.held = [];
     return rest;
   }
@@ -153,16 +153,4 @@ export class StreamMeter {
       if (facts.content && f.firstContentAt === null) f.firstContentAt = now;
     }
   }
-}
-
-function concat(parts: Uint8Array[]): Uint8Array {
-  let n = 0;
-  for (const p of parts) n += p.length;
-  const out = new Uint8Array(n);
-  let o = 0;
-  for (const p of parts) {
-    out.set(p, o);
-    o += p.length;
-  }
-  return out;
 }
