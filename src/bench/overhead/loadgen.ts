@@ -37,16 +37,13 @@ export type ChildMessage =
 const agents = new Map<string, Agent>();
 const releases = new Map<number, () => void>();
 
+/** A new agent for a `fresh` job (new connections), else the one kept for this origin and pool size. */
 function agentFor(url: string, connections: number, fresh: boolean): Agent {
-  const a = new Agent({ connections, headersTimeout: 600_000, bodyTimeout: 600_000, keepAliveTimeout: 60_000 });
-  if (fresh) return a;
+  const make = () => new Agent({ connections, headersTimeout: 600_000, bodyTimeout: 600_000, keepAliveTimeout: 60_000 });
+  if (fresh) return make();
   const key = `${new URL(url).origin}#${connections}`;
-  const existing = agents.get(key);
-  if (existing) {
-    void a.close();
-    return existing;
-  }
-  agents.set(key, a);
+  let a = agents.get(key);
+  if (a === undefined) agents.set(key, (a = make()));
   return a;
 }
 
