@@ -11,7 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, textTable } from '../report-table.js';
 import type { ChildMessage, Job, JobResult, ParentMessage } from './loadgen.js';
-import { nginxVersion, startNginxProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
+import { nginxVersion, startBareProxyProc, startNginxProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
 import { aggregate, measure, scenario, SCENARIOS, type ScenarioName, type Settings, type Target, type TargetFigures } from './scenarios.js';
 
 const HELP = `Usage: npm run bench:overhead -- [options]
@@ -26,7 +26,8 @@ const HELP = `Usage: npm run bench:overhead -- [options]
   --open N           idle-rss: streams held open (default 1000)
   --nonstream-concurrency N   (default 32)
   --nonstream-duration S      seconds per round (default 3)
-  --targets LIST     direct,tokentap,nginx (default: all available)
+  --targets LIST     direct,tokentap,floor,nginx (default: all available). floor = bench/bare-proxy.mjs,
+                     node:http + undici with no metering: what Node alone costs, in the same run
   --workers N        proxy processes: tokentap --workers N and nginx worker_processes N (default 1, to
                      compare one core with one core)
   -h, --help
@@ -127,7 +128,13 @@ export async function runOverhead(argv: string[]): Promise<number> {
   };
   const workers = num(v.workers, 1);
   const nginx = nginxVersion();
-  const wanted = new Set((v.targets ?? 'direct,tokentap,nginx').split(',').map((s) => s.trim()));
+  const wanted = new Set((v.targets ?? 'direct,tokentap,floor,nginx').split(',').map((s) => s.trim()));
+  for (const t of wanted) if (!['direct', 'tokentap', 'floor', 'nginx'].includes(t)) throw new Error(`unknown target "${t}" (direct, tokentap, floor, nginx)`);
+  const floorScript = fileURLToPath(new URL('../../../bench/bare-proxy.mjs', import.meta.url));
+  if (wanted.has('floor') && !existsSync(floorScript)) {
+    process.stderr.write(`${floorScript} not found: skipping the floor target\n`);
+    wanted.delete('floor');
+  }
   if (wanted.has('nginx') && !nginx) {
     process.stderr.write('nginx not installed: skipping the nginx target (apt-get install -y nginx)\n');
     wanted.delete('nginx');
@@ -156,6 +163,11 @@ export async function runOverhead(argv: string[]): Promise<number> {
         const t = await startTokentapProc(cli, sim.url, workers);
         procs.push(t.proc);
         targets.push({ name: 'tokentap', url: t.url, pids: [t.proc.pid] });
+      }
+      if (wanted.has('floor')) {
+        const f = await startBareProxyProc(floorScript, sim.url);
+        procs.push(f.proc);
+        targets.push({ name: 'floor', url: f.url, pids: [f.proc.pid] });
       }
       if (wanted.has('nginx')) {
         const n = await startNginxProc(sim.url, workers);
@@ -233,6 +245,7 @@ export function renderOverhead(results: Record<string, TargetFigures[]>, info: R
   }
   out.push('');
   out.push('added = target percentile − direct percentile; chunk = SSE event received by the client; CPU = proxy process tree (schedstat); ' +
+      'floor = bench/bare-proxy.mjs (node:http + undici, no metering, one process); ' +
       `processes per proxy: tokentap --workers ${String(info.workers ?? 1)}, nginx worker_processes ${String(info.workers ?? 1)}.`);
   return out.join('\n');
 }

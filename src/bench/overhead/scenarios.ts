@@ -11,7 +11,7 @@ export type ScenarioName = 'steady' | 'burst' | 'idle-rss' | 'nonstream';
 export const SCENARIOS: readonly ScenarioName[] = ['steady', 'burst', 'idle-rss', 'nonstream'];
 
 export interface Target {
-  name: 'direct' | 'tokentap' | 'nginx';
+  name: 'direct' | 'tokentap' | 'floor' | 'nginx';
   url: string;
   /** Root pids of the proxy's process tree (none for direct). */
   pids: number[];
