@@ -102,12 +102,15 @@ export async function startSimProc(cli: string, cfg: SimConfig): Promise<{ proc:
   return listening(proc, port);
 }
 
+/** The Node flags tokentap runs with as deployed (`npm start`, the Docker image); the floor gets the same. */
+const DEPLOYED_NODE_FLAGS = '--max-semi-space-size=4';
+
 export async function startTokentapProc(cli: string, upstream: string, workers = 1): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const metricsPort = await freePort();
   // Node flags for the tokentap process only: by default those `npm start` and the Docker image use;
   // TOKENTAP_BENCH_NODE_FLAGS overrides them (set it to ' ' for none) to compare runtime settings.
-  const nodeFlags = (process.env.TOKENTAP_BENCH_NODE_FLAGS ?? '--max-semi-space-size=4').split(' ').filter(Boolean);
+  const nodeFlags = (process.env.TOKENTAP_BENCH_NODE_FLAGS ?? DEPLOYED_NODE_FLAGS).split(' ').filter(Boolean);
   // Full metering, as deployed: the access log is on (a file, one JSON line per request).
   const accessLog = join(mkdtempSync(join(tmpdir(), 'tokentap-bench-')), 'access.log');
   const proc = startProc('tokentap', process.execPath, [
@@ -121,7 +124,7 @@ export async function startTokentapProc(cli: string, upstream: string, workers =
 /** bench/bare-proxy.mjs (node:http + undici, no metering): the floor tokentap is compared with. */
 export async function startBareProxyProc(script: string, upstream: string): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
-  const proc = startProc('bare proxy', process.execPath, ['--max-semi-space-size=4', script], undefined, {
+  const proc = startProc('bare proxy', process.execPath, [DEPLOYED_NODE_FLAGS, script], undefined, {
     PORT: String(port),
     UPSTREAM: upstream,
   });
