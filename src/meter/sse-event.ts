@@ -51,7 +51,6 @@ const DONE: EventFacts = Object.freeze({ ...NOTHING, done: true }) as EventFacts
 const TOKEN_CONTENT: EventFacts = Object.freeze({ ...NOTHING, token: true, content: true }) as EventFacts;
 const TOKEN_ONLY: EventFacts = Object.freeze({ ...NOTHING, token: true }) as EventFacts;
 
-
 const QUOTE = 34;
 const BACKSLASH = 92;
 const COLON = 58;
