@@ -145,13 +145,16 @@ describe('fault matrix', () => {
     await eventually(async () => (await openUpstreamSockets()) === 0);
   });
 
-  it('client disconnects mid-stream → upstream request aborted within 100 ms, outcome client_aborted, tokens so far', async () => {
-    let upstreamClosedAt = 0;
+  // Regression (CI, loaded runner): this test once required the upstream close within 100 ms of the abort and
+  // failed at 219 ms. The upstream now writes nothing for 10 s after its 4 tokens, so only a proxy that aborts
+  // upstream when the client goes (not one that notices at its next write) closes it within `eventually`'s 3 s.
+  it('client disconnects mid-stream → upstream request aborted at once, outcome client_aborted, tokens so far', async () => {
+    let upstreamClosed = false;
     up = await startRawUpstream((req, res) => {
       startStream(res, 4);
-      const timer = setInterval(() => res.write(chunk('more')), 1000);
+      const timer = setInterval(() => res.write(chunk('more')), 10_000);
       res.on('close', () => {
-        upstreamClosedAt = performance.now();
+        upstreamClosed = true;
         clearInterval(timer);
       });
     });
@@ -163,10 +166,8 @@ describe('fault matrix', () => {
       seen += piece.toString();
       if ((seen.match(/"content"/g) ?? []).length >= 4) break;
     }
-    const abortedAt = performance.now();
     ac.abort();
-    await eventually(() => upstreamClosedAt > 0);
-    expect(upstreamClosedAt - abortedAt).toBeLessThan(100);
+    await eventually(() => upstreamClosed);
     const { line } = await expectRecorded('client_aborted', 200);
     expect(line).toMatchObject({ completion_tokens: 4, usage: 'estimated' });
     await eventually(async () => (await openUpstreamSockets()) === 0);

@@ -128,12 +128,16 @@ describe('through tokentap with the openai SDK', () => {
     const before = s.logLines().length;
     const stream = await s.openai.chat.completions.create(
       { model: 'sdk-reason', messages, max_tokens: 3, stream: true },
-      { headers: { 'x-sim-reasoning-tokens': '5', 'x-sim-itl-ms': '20' } },
+      { headers: { 'x-sim-reasoning-tokens': '5', 'x-sim-ttft-ms': '10', 'x-sim-itl-ms': '20' } },
     );
     for await (const _ of stream) void _;
     await eventually(() => s.logLines().length > before);
     const line = s.logLines()[before] as { ttft_ms: number; ttfc_ms: number; reasoning_tokens: number | null; completion_tokens: number };
-    expect(line.ttfc_ms - line.ttft_ms).toBeGreaterThanOrEqual(5 * 20 - 5);
+    // the simulator's schedule is absolute: the first content token never leaves before 10 + 5 × 20 ms, however
+    // late the first reasoning delta was (a gap bound, ttfc − ttft ≥ 95, fails when that delta is stalled)
+    expect(line.ttft_ms).toBeGreaterThanOrEqual(10);
+    expect(line.ttfc_ms).toBeGreaterThanOrEqual(10 + 5 * 20);
+    expect(line.ttfc_ms).toBeGreaterThan(line.ttft_ms);
     expect(line.reasoning_tokens).toBe(5);
     const m = await s.metrics();
     expect(metricSum(m, 'tokentap_tokens_total', { model: 'sdk-reason', type: 'reasoning' })).toBe(5);

@@ -1,5 +1,5 @@
 /** Wire-level behaviour against scripted upstreams: exact bytes, no buffering, headers both ways. */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
+import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningTokentap } from '../../src/server.js';
@@ -85,33 +85,46 @@ describe('bytes pass through', () => {
 });
 
 describe('streaming is not buffered', () => {
-  it('each event reaches the client within a few ms of being sent upstream', async () => {
-    const sentAt: number[] = [];
+  // Lockstep: upstream sends event i+1 only after the client has received event i, so a proxy that holds back
+  // any chunk deadlocks and fails here, however slow the machine. (Regression: this test once measured each
+  // event's lag against a 40 ms bound, the kind of bound a loaded CI runner trips.)
+  it('each event reaches the client before upstream sends the next', async () => {
+    let upstreamRes!: (res: ServerResponse) => void;
+    const upstream = new Promise<ServerResponse>((resolve) => (upstreamRes = resolve));
     up = await startRawUpstream((_req, res) => {
       res.writeHead(200, { 'content-type': 'text/event-stream' });
-      let i = 0;
-      const timer = setInterval(() => {
-        sentAt.push(performance.now());
-        res.write(ev(`t${i}`));
-        if (++i === 5) {
-          clearInterval(timer);
-          res.end('data: [DONE]\n\n');
-        }
-      }, 150);
+      upstreamRes(res);
     });
     tap = await start(up.url);
-    const res = await request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body: '{"model":"m","stream":true}' });
-    const arrivedAt: number[] = [];
-    for await (const piece of res.body) {
-      const n = (piece.toString().match(/"content"/g) ?? []).length;
-      for (let k = 0; k < n; k++) arrivedAt.push(performance.now());
+    const pending = request(`${tap.proxyUrl}/v1/chat/completions`, { method: 'POST', body: '{"model":"m","stream":true}' });
+    const sse = await upstream;
+    sse.write(ev('t0'));
+    const pieces = (await withDeadline(pending, 3000, 'no response headers while upstream held back t1')).body[Symbol.asyncIterator]();
+    let seen = '';
+    for (let i = 0; i < 5; i++) {
+      if (i > 0) sse.write(ev(`t${i}`));
+      while (!seen.includes(`"t${i}"`)) {
+        const next = await withDeadline(pieces.next(), 3000, `event t${i} did not reach the client while upstream held back the next`);
+        expect(next.done).toBe(false);
+        seen += String(next.value);
+      }
     }
-    expect(arrivedAt).toHaveLength(5);
-    const lags = arrivedAt.map((t, i) => t - sentAt[i]);
-    // 150 ms apart upstream; buffering would show as lags of hundreds of ms.
-    for (const lag of lags) expect(lag).toBeLessThan(40);
+    sse.end('data: [DONE]\n\n');
+    for (let r = await pieces.next(); !r.done; r = await pieces.next()) seen += String(r.value);
+    expect(seen.match(/"content"/g)).toHaveLength(5);
+    expect(seen.endsWith('data: [DONE]\n\n')).toBe(true);
   });
 });
+
+async function withDeadline<T>(p: Promise<T>, ms: number, message: string): Promise<T> {
+  let timer: NodeJS.Timeout | undefined;
+  const deadline = new Promise<never>((_, reject) => (timer = setTimeout(() => reject(new Error(message)), ms)));
+  try {
+    return await Promise.race([p, deadline]);
+  } finally {
+    clearTimeout(timer);
+  }
+}
 
 describe('headers', () => {
   it('forwards end-to-end headers both ways, strips hop-by-hop, adds X-Forwarded-*, sets x-request-id', async () => {

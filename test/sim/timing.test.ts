@@ -8,7 +8,7 @@ const tokenEvents = (events: SseEvent[]): SseEvent[] => events.filter((e) => e.j
 // early), upper bounds are generous.
 describe('timing', () => {
   it('sends the role chunk at once, the first token after ttft, then one chunk per itl', async () => {
-    await withSim({ ttftMs: 150, itlMs: 40, outputTokens: 6 }, async (sim) => {
+    await withSim({ ttftMs: 150, itlMs: 100, outputTokens: 6 }, async (sim) => {
       const s = await postSse(sim.url + CHAT_PATH, body);
       const role = s.events[0]!;
       expect(role.json.choices[0].delta).toEqual({ role: 'assistant', content: '' });
@@ -20,12 +20,13 @@ describe('timing', () => {
       expect(first).toBeGreaterThanOrEqual(150);
       expect(first).toBeLessThan(150 + 400);
       const last = toks[5]!.at - s.start;
-      expect(last).toBeGreaterThanOrEqual(150 + 5 * 40);
-      expect(last).toBeLessThan(150 + 5 * 40 + 400);
+      expect(last).toBeGreaterThanOrEqual(150 + 5 * 100);
+      expect(last).toBeLessThan(150 + 5 * 100 + 400);
       const gaps = toks.slice(1).map((e, i) => e.at - toks[i]!.at);
       const mean = gaps.reduce((a, b) => a + b, 0) / gaps.length;
+      // tokens sent together would show a mean near 0; a 100 ms gap leaves room for a ~400 ms stall of the first
       expect(mean).toBeGreaterThan(15);
-      expect(mean).toBeLessThan(120);
+      expect(mean).toBeLessThan(250);
     });
   });
 
@@ -69,7 +70,8 @@ describe('timing', () => {
       const t = performance.now();
       ac.abort();
       const a = await abort;
-      expect(a.at - t).toBeLessThan(200);
+      // 1,000 tokens every 20 ms is 20 s; a wide bound, so a loaded CI runner cannot trip it (100-200 ms bounds did)
+      expect(a.at - t).toBeLessThan(3000);
       expect((await end).outcome).toBe('aborted');
       expect(sim.stats.aborted).toBe(1);
       expect(sim.stats.active).toBe(0);
