@@ -79,8 +79,9 @@ describe('tokentap bench against the simulator through tokentap', () => {
     expect(j.matched).toBe(20);
     expect(j.unmatchedClient).toBe(0);
     expect(j.ttftDiffMs.count).toBe(20);
-    expect(Math.abs(j.ttftDiffMs.p50!)).toBeLessThan(5);
-    expect(Math.abs(j.e2eDiffMs.p50!)).toBeLessThan(5);
+    // a few ms on an idle machine; 10 ms was seen with the 2 cores oversubscribed 3×, hence 20 (≪ the 80 ms TTFT)
+    expect(Math.abs(j.ttftDiffMs.p50!)).toBeLessThan(20);
+    expect(Math.abs(j.e2eDiffMs.p50!)).toBeLessThan(20);
     expect(j.ttftDiffMs.min!).toBeGreaterThan(-1); // the client cannot see a token before the proxy does
   });
 
