@@ -80,7 +80,7 @@ function stripUndefined(o: Raw): Raw {
   return Object.fromEntries(Object.entries(o).filter(([, v]) => v !== undefined));
 }
 
-/** An upstream URL safe to print: credentials masked. */
+/** An upstream URL safe to print: credentials, query and fragment masked (an API key often rides in `?key=`). */
 export function redactUrl(url: string): string {
   try {
     const u = new URL(url);
@@ -88,7 +88,12 @@ export function redactUrl(url: string): string {
       u.username = u.username ? '***' : '';
       u.password = u.password ? '***' : '';
     }
-    return u.toString().replace(/\/$/, '');
+    const query = u.search ? '?***' : '';
+    const fragment = u.hash ? '#***' : '';
+    u.search = '';
+    u.hash = '';
+    const base = u.toString();
+    return query || fragment ? base + query + fragment : base.replace(/\/$/, '');
   } catch {
     return '(invalid url)';
   }

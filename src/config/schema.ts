@@ -86,6 +86,11 @@ export const configSchema = v.strictObject({
   /** Time a client has to send its whole request (headers and body); exceeded: 408, outcome rejected. */
   request_timeout: duration('300s'),
   inject_usage: bool(true),
+  /**
+   * The clients are trusted proxies: forward their X-Forwarded-Host/-Proto as sent. Off: tokentap sends its
+   * own (the request's Host, http), so a client cannot pose as another host or as https to the upstream.
+   */
+  trust_forwarded_headers: bool(false),
   /** Proxy processes sharing the port (node:cluster); "auto" = one per CPU. */
   workers: v.optional(v.union([v.literal('auto'), int(1, 256)], 'must be "auto" or a whole number from 1 to 256'), 1),
   model_allowlist: stringList,
@@ -123,6 +128,7 @@ export const ENV_FIELDS = [
   'shutdown_grace',
   'request_timeout',
   'inject_usage',
+  'trust_forwarded_headers',
   'workers',
   'model_allowlist',
   'max_models',

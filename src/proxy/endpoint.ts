@@ -6,7 +6,15 @@ export type Endpoint = 'chat_completions' | 'completions' | 'responses' | 'embed
 export function classifyEndpoint(method: string | undefined, url: string | undefined): Endpoint {
   if (method !== 'POST' || url === undefined) return 'other';
   const q = url.indexOf('?');
-  let path = q === -1 ? url : url.slice(0, q);
+  return classifyPath(method, q === -1 ? url : url.slice(0, q));
+}
+
+/**
+ * As classifyEndpoint, for a path without its query: a `?` here is part of the path (a decoded `%3F`), so
+ * `/v1/chat/completions%3F` decoded does not name chat completions (the upstream's router would not either).
+ */
+export function classifyPath(method: string | undefined, path: string): Endpoint {
+  if (method !== 'POST') return 'other';
   if (path.endsWith('/')) path = path.slice(0, -1);
   if (path.endsWith('/chat/completions')) return 'chat_completions';
   if (path.endsWith('/completions')) return 'completions';

@@ -41,12 +41,18 @@ export interface UpstreamHeaderOptions {
   bodyLength: number | undefined;
   /** Ask the upstream for an uncompressed response (the meter must read it). */
   identityEncoding: boolean;
+  /**
+   * The client is a trusted proxy (config trust_forwarded_headers): keep its X-Forwarded-Host/-Proto.
+   * Otherwise they are tokentap's own view, so a client cannot make the upstream believe another host or https.
+   */
+  trustForwarded?: boolean;
 }
 
 /**
  * Headers for the upstream request, from the client's raw headers (order and repeats kept):
- * hop-by-hop removed, Host left to the upstream's, Content-Length recomputed, X-Forwarded-* added,
- * x-request-id set. Returns undici's flat [name, value, …] form.
+ * hop-by-hop removed, Host left to the upstream's, Content-Length recomputed, X-Forwarded-For appended to,
+ * X-Forwarded-Host/-Proto tokentap's own unless the client is trusted, x-request-id set. Returns undici's
+ * flat [name, value, …] form.
  */
 export function upstreamRequestHeaders(rawHeaders: string[], opts: UpstreamHeaderOptions): string[] {
   let listed: Set<string> | null = null;
@@ -83,9 +89,11 @@ export function upstreamRequestHeaders(rawHeaders: string[], opts: UpstreamHeade
         if (opts.identityEncoding) continue;
         break;
       case 'x-forwarded-proto':
+        if (!opts.trustForwarded) continue;
         hasProto = true;
         break;
       case 'x-forwarded-host':
+        if (!opts.trustForwarded) continue;
         hasFwdHost = true;
         break;
     }

@@ -68,6 +68,19 @@ describe('config', () => {
     expect(msg).not.toContain('hunter2');
   });
 
+  it("never prints the upstream URL's query or fragment (an API key often rides in ?key=)", () => {
+    expect(redactUrl('https://api.example:8443/tenant/v1?key=sk-secret&x=1#frag')).toBe('https://api.example:8443/tenant/v1?***#***');
+    expect(redactUrl('http://u:pw@h/?key=sk-secret')).toBe('http://***:***@h/?***');
+    expect(redactUrl('http://h:1/v1')).toBe('http://h:1/v1');
+    expect(redactUrl('http://h:1/v1?')).toBe('http://h:1/v1');
+  });
+
+  it('trust_forwarded_headers: off by default, settable from the environment', () => {
+    expect(loadConfig({ env: {} }).trust_forwarded_headers).toBe(false);
+    expect(loadConfig({ env: { TOKENTAP_TRUST_FORWARDED_HEADERS: 'yes' } }).trust_forwarded_headers).toBe(true);
+    expect(() => loadConfig({ env: { TOKENTAP_TRUST_FORWARDED_HEADERS: 'maybe' } })).toThrow(/trust_forwarded_headers/);
+  });
+
   it('parses durations and sizes', () => {
     expect(parseDurationMs(2)).toBe(2000);
     expect(parseDurationMs('250ms')).toBe(250);

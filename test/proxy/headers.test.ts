@@ -46,6 +46,45 @@ describe('upstreamRequestHeaders', () => {
     expect(out.filter(([n]) => n === 'accept-encoding')).toEqual([['accept-encoding', 'identity']]);
     expect(out.map(([n]) => n)).not.toContain('content-length');
   });
+
+  const spoofed = [
+    'Host', 'tokentap:8080',
+    'X-Forwarded-Proto', 'https',
+    'X-Forwarded-For', '10.0.0.1',
+    'x-forwarded-host', 'bank.example',
+    'X-Custom', 'a',
+  ];
+  const opts = { requestId: 'r', clientIp: '127.0.0.9', bodyLength: undefined, identityEncoding: false };
+
+  it("replaces a client's X-Forwarded-Host/-Proto with tokentap's own view by default; X-Forwarded-For is appended to", () => {
+    const expected = [
+      ['x-custom', 'a'],
+      ['x-forwarded-for', '10.0.0.1, 127.0.0.9'],
+      ['x-forwarded-proto', 'http'],
+      ['x-forwarded-host', 'tokentap:8080'],
+      ['x-request-id', 'r'],
+    ];
+    expect(pairs(upstreamRequestHeaders(spoofed, opts))).toEqual(expected);
+    expect(pairs(upstreamRequestHeaders(spoofed, { ...opts, trustForwarded: false }))).toEqual(expected);
+  });
+
+  it('keeps them from a trusted proxy (trust_forwarded_headers)', () => {
+    expect(pairs(upstreamRequestHeaders(spoofed, { ...opts, trustForwarded: true }))).toEqual([
+      ['x-forwarded-proto', 'https'],
+      ['x-forwarded-host', 'bank.example'],
+      ['x-custom', 'a'],
+      ['x-forwarded-for', '10.0.0.1, 127.0.0.9'],
+      ['x-request-id', 'r'],
+    ]);
+  });
+
+  it('without a Host header and untrusted, no X-Forwarded-Host at all (the client\'s is dropped)', () => {
+    const out = pairs(upstreamRequestHeaders(['X-Forwarded-Host', 'evil'], opts));
+    expect(out.filter(([n]) => n.startsWith('x-forwarded'))).toEqual([
+      ['x-forwarded-for', '127.0.0.9'],
+      ['x-forwarded-proto', 'http'],
+    ]);
+  });
 });
 
 describe('clientResponseHeaders', () => {
