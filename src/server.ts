@@ -8,10 +8,13 @@ import { openAccessLog } from './log/access-log.js';
 import { createMetricsApp } from './metrics/app.js';
 import { createMetrics, type Metrics } from './metrics/metrics.js';
 import { ModelLabeler } from './metrics/model-label.js';
-import { handleClientError, newClientErrorState } from './proxy/client-errors.js';
+import { sendJsonError } from './proxy/answer.js';
+import { handleClientError, handleConnect, newClientErrorState } from './proxy/client-errors.js';
+import { expectationFailed } from './proxy/errors.js';
 import { ActiveList } from './proxy/active-list.js';
 import { proxyListener } from './proxy/listener.js';
-import type { Exchange } from './proxy/exchange.js';
+import { Exchange } from './proxy/exchange.js';
+import { randomUUID } from 'node:crypto';
 import { createUpstream } from './proxy/upstream.js';
 
 export interface RunningTokentap {
@@ -90,7 +93,14 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
     },
     proxyListener(deps),
   );
-  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(deps, clientErrors, err, socket as Socket));
+  const clientErrorSinks = { ...deps, onIdleConnection: metrics.connectionClosedIdle };
+  proxyServer.on('clientError', (err: NodeJS.ErrnoException, socket) => handleClientError(clientErrorSinks, clientErrors, err, socket as Socket));
+  proxyServer.on('connect', (req, socket) => handleConnect(deps, clientErrors, req, socket as Socket));
+  // An Expect other than 100-continue: answered 417 here (node:http would answer it without telling anyone).
+  proxyServer.on('checkExpectation', (req, res) => {
+    const exchange = new Exchange(deps, { t0: performance.now(), requestId: randomUUID(), method: req.method ?? '-', endpoint: 'other', model: undefined, stream: false });
+    sendJsonError(res, exchange, expectationFailed, 'rejected', true);
+  });
   const proxyUrl = await listen(proxyServer, config.port, config.host);
   const metricsServer = serveMetrics
     ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe())

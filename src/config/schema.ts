@@ -76,8 +76,12 @@ export const configSchema = v.strictObject({
   port: port(8080),
   metrics_host: v.optional(nonEmpty, '0.0.0.0'),
   metrics_port: port(9464),
-  /** Bearer token required on the metrics port's /metrics; unset = open. */
-  metrics_token: v.optional(nonEmpty),
+  /** Bearer token required on the metrics port's /metrics; unset = open. RFC 6750's token68, the only tokens an
+   * `Authorization: Bearer` header can carry: with any other, every request is answered 400. (The message must
+   * not quote the value.) */
+  metrics_token: v.optional(
+    v.pipe(v.string(), v.regex(/^[A-Za-z0-9\-._~+/]+=*$/, 'must be a token68: letters, digits and - . _ ~ + /, optionally ending in = padding')),
+  ),
   body_limit: bytes('64MiB'),
   upstream_connect_timeout: duration('10s'),
   upstream_headers_timeout: duration('600s'),
@@ -85,6 +89,8 @@ export const configSchema = v.strictObject({
   shutdown_grace: duration('30s'),
   /** Time a client has to send its whole request (headers and body); exceeded: 408, outcome rejected. */
   request_timeout: duration('300s'),
+  /** A client that accepts no bytes for this long while the upstream has more is given up on: the upstream request is aborted (outcome client_aborted). */
+  client_send_timeout: duration('300s'),
   inject_usage: bool(true),
   /**
    * The clients are trusted proxies: forward their X-Forwarded-Host/-Proto as sent. Off: tokentap sends its
@@ -127,6 +133,7 @@ export const ENV_FIELDS = [
   'upstream_idle_timeout',
   'shutdown_grace',
   'request_timeout',
+  'client_send_timeout',
   'inject_usage',
   'trust_forwarded_headers',
   'workers',

@@ -49,3 +49,27 @@ export function idleTimeoutEvent(ms: number): string {
   });
   return `data: ${body}\n\n`;
 }
+
+/** A request target tokentap will not forward (an absolute URL naming another host, an encoded `/` that changes the endpoint, …). */
+export const badRequestTarget = (reason: string): ProxyErrorSpec => ({
+  status: 400,
+  type: 'invalid_request_error',
+  code: 'bad_request_target',
+  message: `request target refused: ${reason}`,
+});
+
+/** CONNECT: tokentap is a reverse proxy, not a tunnel. */
+export const connectNotAllowed: ProxyErrorSpec = {
+  status: 405,
+  type: 'invalid_request_error',
+  code: 'method_not_allowed',
+  message: 'CONNECT is not supported: tokentap is a reverse proxy, not a forward proxy or tunnel',
+};
+
+/** An `Expect` other than 100-continue. */
+export const expectationFailed: ProxyErrorSpec = {
+  status: 417,
+  type: 'invalid_request_error',
+  code: 'expectation_failed',
+  message: 'only "Expect: 100-continue" is supported',
+};

@@ -2,6 +2,7 @@
 import { accessLogEntry, type AccessLog } from '../log/access-log.js';
 import { buildRecord, type MeterRecord } from '../meter/record.js';
 import type { Metrics, Outcome } from '../metrics/metrics.js';
+import type { ModelLabeler } from '../metrics/model-label.js';
 import type { ActiveEntry, ActiveList } from './active-list.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -10,6 +11,8 @@ export interface ExchangeSinks {
   log: AccessLog;
   /** Exchanges not finished yet (shutdown waits for them). */
   active: ActiveList<Exchange>;
+  /** The `model` label table (a name takes a slot once the upstream answered it with a 2xx). */
+  models: ModelLabeler;
 }
 
 export interface ExchangeInit {
@@ -17,8 +20,14 @@ export interface ExchangeInit {
   requestId: string;
   method: string;
   endpoint: Endpoint;
-  model: string;
+  /** The model the request names (undefined: none). */
+  model: string | undefined;
   stream: boolean;
+}
+
+/** Reports an error of tokentap's own without taking the process down (once per message kind is enough). */
+export function reportInternalError(where: string, err: unknown): void {
+  console.error(`tokentap: internal error (${where}): ${(err as Error)?.stack ?? String(err)}`);
 }
 
 export class Exchange implements ActiveEntry {
@@ -26,11 +35,14 @@ export class Exchange implements ActiveEntry {
   readonly requestId: string;
   readonly method: string;
   readonly endpoint: Endpoint;
-  readonly model: string;
+  /** The `model` label (may change once, from `other` to the name, when the upstream answers 2xx). */
+  model: string;
   stream: boolean;
   private finished = false;
+  /** The requested name while it may still be admitted to the label table. */
+  private pendingModel: string | undefined;
   /** This exchange's metric series (in-flight gauge, histograms, counters), bound once. */
-  private readonly series;
+  private series;
   /** Set by the edge: aborts the upstream request and cuts the client response. */
   cutter: { cut(): void } | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
@@ -44,11 +56,25 @@ export class Exchange implements ActiveEntry {
     this.requestId = init.requestId;
     this.method = init.method;
     this.endpoint = init.endpoint;
-    this.model = init.model;
+    this.model = sinks.models.label(init.model);
+    this.pendingModel = sinks.models.mayAdmit(init.model) ? init.model : undefined;
     this.stream = init.stream;
-    this.series = sinks.metrics.series(init.model, init.endpoint);
+    this.series = sinks.metrics.series(this.model, init.endpoint);
     this.series.inFlight.inc();
     sinks.active.add(this);
+  }
+
+  /** The upstream answered with `status`: a 2xx admits the requested name to the label table. */
+  answered(status: number): void {
+    const name = this.pendingModel;
+    if (name === undefined || status < 200 || status >= 300 || this.finished) return;
+    this.pendingModel = undefined;
+    const label = this.sinks.models.admit(name);
+    if (label === this.model) return;
+    this.series.inFlight.dec();
+    this.model = label;
+    this.series = this.sinks.metrics.series(label, this.endpoint);
+    this.series.inFlight.inc();
   }
 
   /** Ends the exchange from tokentap's side (shutdown grace over): recorded as stream_error. */
@@ -61,15 +87,22 @@ export class Exchange implements ActiveEntry {
     return this.finished;
   }
 
-  /** Records the request once; later calls are ignored. */
+  /**
+   * Records the request once; later calls are ignored. The accounting that shutdown and the in-flight gauge
+   * depend on happens first, and a failure while recording never escapes (it is reported instead).
+   */
   finish(outcome: Outcome, code: number, record: MeterRecord): void {
     if (this.finished) return;
     this.finished = true;
     this.series.inFlight.dec();
     this.sinks.active.delete(this);
-    const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record };
-    this.sinks.metrics.record(finished, this.series);
-    if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+    try {
+      const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record };
+      this.sinks.metrics.record(finished, this.series);
+      if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+    } catch (err) {
+      reportInternalError('recording a request', err);
+    }
   }
 
   /** Finish with a timing-only record (no response body was metered). */

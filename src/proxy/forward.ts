@@ -1,46 +1,87 @@
 /** The proxy's request handler: read the body once, meter it, forward it, relay the answer. */
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { hostname } from 'node:os';
 import type { Config } from '../config/schema.js';
-import type { ModelLabeler } from '../metrics/model-label.js';
-import { UNKNOWN_MODEL } from '../metrics/model-label.js';
-import { acceptsStreamOptions, classifyEndpoint } from './endpoint.js';
+import { answerInternalError, sendJsonError } from './answer.js';
 import type { ClientErrorState } from './client-errors.js';
-import { bodyTooLarge } from './errors.js';
+import { acceptsStreamOptions } from './endpoint.js';
+import { badRequestTarget, bodyTooLarge, connectNotAllowed } from './errors.js';
 import { Exchange, type ExchangeSinks } from './exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
 import { BodyTooLargeError, readBody } from './read-body.js';
-import { CLIENT_CLOSED_REQUEST, RelayHandler, sendJsonError } from './relay.js';
-import { inspectRequestBody, withIncludeUsage, type RequestFacts } from './request-body.js';
+import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
+import { inspectRequestBody, NO_FACTS, withIncludeUsage } from './request-body.js';
+import { resolveTarget } from './request-target.js';
 import type { Upstream } from './upstream.js';
 
 export interface ProxyDeps extends ExchangeSinks {
   config: Config;
   upstream: Upstream;
-  models: ModelLabeler;
   clientErrors: ClientErrorState;
 }
 
-const NO_FACTS: RequestFacts = { model: undefined, stream: false, includeUsage: false, isObject: false, hasStreamOptions: false };
+/** What one request has built so far, so that a failure anywhere can still finish it exactly once. */
+export interface RequestState {
+  t0: number;
+  requestId: string;
+  exchange: Exchange | null;
+  relay: RelayHandler | null;
+}
+
+const HOSTNAME = hostname();
 
 function hasBody(incoming: IncomingMessage): boolean {
   return incoming.headers['content-length'] !== undefined || incoming.headers['transfer-encoding'] !== undefined;
 }
 
-export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse): Promise<void> {
-  const t0 = performance.now();
+/** The listener's entry: handles the request; any exception of tokentap's own ends it as internal_error. */
+export function proxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse): void {
+  const state: RequestState = {
+    t0: performance.now(),
+    requestId: acceptableRequestId(incoming.headers['x-request-id']) ?? randomUUID(),
+    exchange: null,
+    relay: null,
+  };
+  handleProxyRequest(deps, incoming, outgoing, state).catch((err: unknown) => {
+    if (state.relay !== null) return state.relay.fail('handling a request', err);
+    const exchange = state.exchange ?? newExchange(deps, incoming, state, 'other', undefined);
+    answerInternalError(outgoing, exchange, 'handling a request', err);
+  });
+}
+
+function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestState, endpoint: Exchange['endpoint'], model: string | undefined, stream = false): Exchange {
+  state.exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
+  return state.exchange;
+}
+
+async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse, state: RequestState): Promise<void> {
   const method = incoming.method ?? 'GET';
-  const endpoint = classifyEndpoint(method, incoming.url);
-  const requestId = acceptableRequestId(incoming.headers['x-request-id']) ?? randomUUID();
+  const socket = incoming.socket;
+  const target = resolveTarget(method, incoming.url ?? '/', { localAddress: socket.localAddress, localPort: socket.localPort, hostname: HOSTNAME });
+  if (target.kind !== 'path') {
+    const exchange = newExchange(deps, incoming, state, 'other', undefined);
+    if (target.kind === 'asterisk') {
+      // `OPTIONS * HTTP/1.1`: a question about the server, answered here (there is no resource to forward to)
+      outgoing.once('finish', () => exchange.finishPlain('ok', 204));
+      outgoing.once('close', () => exchange.finishPlain('client_aborted', CLIENT_CLOSED_REQUEST));
+      outgoing.writeHead(204, { allow: 'GET, POST, PUT, PATCH, DELETE, HEAD, OPTIONS', 'x-request-id': state.requestId, 'content-length': 0 });
+      outgoing.end();
+    } else {
+      const spec = target.kind === 'refused' ? badRequestTarget(target.reason) : connectNotAllowed;
+      sendJsonError(outgoing, exchange, spec, 'rejected', true);
+    }
+    return;
+  }
+  const { endpoint } = target;
 
   let body: Buffer | undefined;
   if (hasBody(incoming)) {
-    const socket = incoming.socket;
     deps.clientErrors.readingBody.add(socket);
     try {
       body = await readBody(incoming, deps.config.body_limit);
     } catch (err) {
-      const exchange = new Exchange(deps, { t0, requestId, method, endpoint, model: UNKNOWN_MODEL, stream: false });
+      const exchange = newExchange(deps, incoming, state, endpoint, undefined);
       if (err instanceof BodyTooLargeError) {
         sendJsonError(outgoing, exchange, bodyTooLarge(deps.config.body_limit), 'rejected', true);
       } else if (deps.clientErrors.refused.has(socket)) {
@@ -56,28 +97,22 @@ export async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMess
   }
 
   const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body) : NO_FACTS;
-  const exchange = new Exchange(deps, { t0, requestId, method, endpoint, model: deps.models.label(facts.model), stream: facts.stream });
-  const inject =
-    deps.config.inject_usage && facts.stream && !facts.includeUsage && facts.isObject && acceptsStreamOptions(endpoint);
+  const exchange = newExchange(deps, incoming, state, endpoint, facts.model, facts.stream);
+  const inject = deps.config.inject_usage && facts.stream && facts.injectable && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;
 
   const relay = new RelayHandler(exchange, outgoing, inject, deps.config);
+  state.relay = relay;
+  const headers = upstreamRequestHeaders(incoming.rawHeaders, {
+    requestId: state.requestId,
+    clientIp: socket.remoteAddress,
+    bodyLength: sent?.length,
+    identityEncoding: endpoint !== 'other',
+    trustForwarded: deps.config.trust_forwarded_headers,
+  });
   try {
-    deps.upstream.dispatcher.dispatch(
-      {
-        path: deps.upstream.basePath + (incoming.url ?? '/'),
-        method: method as 'GET',
-        headers: upstreamRequestHeaders(incoming.rawHeaders, {
-          requestId,
-          clientIp: incoming.socket.remoteAddress,
-          bodyLength: sent?.length,
-          identityEncoding: endpoint !== 'other',
-        }),
-        body: sent ?? null,
-      },
-      relay,
-    );
+    deps.upstream.dispatcher.dispatch({ path: deps.upstream.basePath + target.path, method: method as 'GET', headers, body: sent ?? null }, relay);
   } catch (err) {
-    relay.onResponseError(null, err as Error); // undici refused the request itself (e.g. a method it cannot send)
+    relay.onResponseError(null, err as Error); // undici refused the request itself (e.g. a method it cannot send): 502
   }
 }

@@ -2,7 +2,8 @@
  * The upstream exchange as an undici dispatch handler: the response is relayed to the client as it arrives
  * (no intermediate streams, no buffering), back-pressure goes both ways (pause/resume on the upstream
  * controller), every chunk is metered on the way, and the request is recorded exactly once whichever way
- * it ends.
+ * it ends. Every callback is guarded: an exception of tokentap's own ends the exchange as `internal_error`
+ * (a 500, or the response cut) instead of leaking it or taking the process down.
  */
 import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
@@ -10,16 +11,20 @@ import { JsonMeter } from '../meter/json-meter.js';
 import { buildRecord } from '../meter/record.js';
 import { StreamMeter } from '../meter/stream-meter.js';
 import type { Outcome } from '../metrics/metrics.js';
+import { answerInternalError, sendJsonError } from './answer.js';
 import { clientWriter, plainWriter, type ClientWriter, type Flow } from './client-writer.js';
-import { errorBody, idleTimeoutEvent, type ProxyErrorSpec } from './errors.js';
+import { idleTimeoutEvent } from './errors.js';
 import type { Exchange } from './exchange.js';
 import { clientResponseHeaders } from './headers.js';
+import { SendTimer } from './send-timer.js';
 import { classifyUpstreamError, isBodyTimeout } from './upstream.js';
+import { writeHeadKeepingValid } from './write-head.js';
 
-/** The upstream timeouts the relay names in its errors (one object per process, from the config). */
+/** The timeouts the relay applies and names in its errors (one object per process, from the config). */
 export interface RelayTimeouts {
   upstream_idle_timeout: number;
   upstream_headers_timeout: number;
+  client_send_timeout: number;
 }
 
 /** Status recorded when the client left before getting a response (nginx's convention). */
@@ -28,6 +33,8 @@ export const CLIENT_CLOSED_REQUEST = 499;
 export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
   private controller: Dispatcher.DispatchController | null = null;
   private clientGone = false;
+  /** tokentap failed itself (internal_error): everything after is ignored. */
+  private broken = false;
   private started = false;
   private status = 0;
   private isSse = false;
@@ -36,6 +43,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
   private jsonMeter: JsonMeter | null = null;
   private client: ClientWriter | null = null;
   private countTokens = false;
+  private readonly sendTimer: SendTimer;
 
   /** The relay is also the exchange's cutter and the client writer's flow: no per-request options or closures for those. */
   constructor(
@@ -45,19 +53,29 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     private readonly injectedUsage: boolean,
     private readonly timeouts: RelayTimeouts,
   ) {
-    outgoing.on('close', () => this.onClientClose());
-    if (outgoing.destroyed) queueMicrotask(() => this.onClientClose());
+    this.sendTimer = new SendTimer(timeouts.client_send_timeout, this);
+    outgoing.on('close', () => this.guard('client close', () => this.onClientClose()));
+    if (outgoing.destroyed) queueMicrotask(() => this.guard('client close', () => this.onClientClose()));
     exchange.cutter = this;
   }
 
   /** Flow: the client's socket is full; stop reading from the upstream. */
   pause(): void {
     this.controller?.pause();
+    this.sendTimer.paused();
   }
 
   /** Flow: the client's socket drained. */
   resume(): void {
+    this.sendTimer.drained();
     this.controller?.resume();
+  }
+
+  /** The client accepted nothing for client_send_timeout: give up on it (SendTimer). */
+  sendTimedOut(): void {
+    this.failure ??= 'client_aborted';
+    this.abortUpstream();
+    this.outgoing.destroy();
   }
 
   /** Aborts the upstream request and cuts the client response (Exchange.abort). */
@@ -68,13 +86,25 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
 
   onRequestStart(controller: Dispatcher.DispatchController): void {
     this.controller = controller;
-    if (this.clientGone) controller.abort(new Error('client closed the connection'));
+    if (this.clientGone || this.broken) controller.abort(new Error('client closed the connection'));
   }
 
   onResponseStart(_c: Dispatcher.DispatchController, status: number, headers: IncomingHttpHeaders): void {
+    if (this.broken) return;
+    // 1xx informational answers (103 Early Hints) are not relayed: the final response follows.
+    if (status < 200) return;
+    try {
+      this.start(status, headers);
+    } catch (err) {
+      this.fail('relaying response headers', err);
+    }
+  }
+
+  private start(status: number, headers: IncomingHttpHeaders): void {
     const { exchange, outgoing } = this;
     this.started = true;
     this.status = status;
+    exchange.answered(status);
     const contentType = String(headers['content-type'] ?? '');
     const encoding = headers['content-encoding'];
     const readable = encoding === undefined || encoding === 'identity';
@@ -88,28 +118,49 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     if (metered && !isSse && ok && readable) this.jsonMeter = new JsonMeter();
     if (isSse) exchange.stream = true;
 
-    outgoing.writeHead(status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
+    outgoing.once('finish', () =>
+      this.guard('finishing a response', () => {
+        if (this.broken) return; // recorded as internal_error (the 500 that replaced this response)
+        const upstreamError = status >= 400 || this.streamMeter?.facts.inbandError === true;
+        this.record(this.failure ?? (upstreamError ? 'upstream_error' : 'ok'));
+      }),
+    );
+    writeHeadKeepingValid(outgoing, status, clientResponseHeaders(headers, { requestId: exchange.requestId, isSse, bodyRewritten: strip }));
     if (isSse) outgoing.flushHeaders();
     this.client = isSse ? clientWriter(outgoing, this) : plainWriter(outgoing, this);
-    outgoing.once('finish', () => {
-      const upstreamError = status >= 400 || this.streamMeter?.facts.inbandError === true;
-      this.record(this.failure ?? (upstreamError ? 'upstream_error' : 'ok'));
-    });
   }
 
   onResponseData(_c: Dispatcher.DispatchController, chunk: Buffer): void {
-    let out: Uint8Array = chunk;
-    if (this.streamMeter !== null) out = this.streamMeter.push(chunk, performance.now());
-    else if (this.jsonMeter !== null) this.jsonMeter.push(chunk);
-    this.client!.write(out);
+    if (this.broken) return;
+    try {
+      let out: Uint8Array = chunk;
+      if (this.streamMeter !== null) out = this.streamMeter.push(chunk, performance.now());
+      else if (this.jsonMeter !== null) this.jsonMeter.push(chunk);
+      this.client!.write(out);
+    } catch (err) {
+      this.fail('relaying a response chunk', err);
+    }
   }
 
   onResponseEnd(): void {
-    this.endBody();
+    if (this.broken) return;
+    try {
+      this.endBody();
+    } catch (err) {
+      this.fail('ending a response', err);
+    }
   }
 
   onResponseError(_c: Dispatcher.DispatchController | null, err: Error): void {
-    if (this.clientGone) return; // recorded by onClientClose
+    if (this.clientGone || this.broken) return; // recorded already
+    try {
+      this.upstreamFailed(err);
+    } catch (again) {
+      this.fail('relaying an upstream error', again);
+    }
+  }
+
+  private upstreamFailed(err: Error): void {
     if (!this.started) {
       const { outcome, spec } = classifyUpstreamError(err, this.timeouts.upstream_headers_timeout);
       sendJsonError(this.outgoing, this.exchange, spec, outcome, false);
@@ -149,6 +200,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
 
   private onClientClose(): void {
     const { outgoing, exchange } = this;
+    this.sendTimer.stop();
     this.client?.release();
     if (outgoing.writableFinished) return;
     this.clientGone = true;
@@ -156,6 +208,25 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     const outcome = this.failure ?? exchange.cutOutcome ?? 'client_aborted';
     if (this.started) this.record(outcome);
     else exchange.finishPlain(outcome, CLIENT_CLOSED_REQUEST);
+  }
+
+  /** Runs a listener body; an exception of tokentap's own becomes `fail` instead of an uncaught error. */
+  private guard(where: string, body: () => void): void {
+    try {
+      body();
+    } catch (err) {
+      this.fail(where, err);
+    }
+  }
+
+  /** tokentap failed itself: abort the upstream request, answer 500 or cut the response, record once. */
+  fail(where: string, err: unknown): void {
+    if (this.broken) return;
+    this.broken = true;
+    this.sendTimer.stop();
+    this.abortUpstream();
+    this.client?.release();
+    answerInternalError(this.outgoing, this.exchange, where, err);
   }
 
   private record(outcome: Outcome): void {
@@ -173,25 +244,4 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
       }),
     );
   }
-}
-
-/** Answers with an OpenAI-style JSON error and records the exchange when the answer is sent. */
-export function sendJsonError(
-  outgoing: ServerResponse,
-  exchange: Exchange,
-  spec: ProxyErrorSpec,
-  outcome: Outcome,
-  closeConnection: boolean,
-): void {
-  const text = errorBody(spec);
-  const headers: Record<string, string | number> = {
-    'content-type': 'application/json',
-    'content-length': Buffer.byteLength(text),
-    'x-request-id': exchange.requestId,
-  };
-  if (closeConnection) headers.connection = 'close';
-  outgoing.once('finish', () => exchange.finishPlain(outcome, spec.status));
-  outgoing.once('close', () => exchange.finishPlain(outcome, spec.status));
-  outgoing.writeHead(spec.status, headers);
-  outgoing.end(text);
 }

@@ -95,20 +95,29 @@ describe('config', () => {
 });
 
 describe('ModelLabeler', () => {
-  it('caps distinct models, then answers other; unknown when absent', () => {
+  it('a name takes a slot only when admitted (the upstream answered 2xx); other until then; unknown when absent', () => {
     const l = new ModelLabeler([], 2);
-    expect([l.label('a'), l.label('b'), l.label('c'), l.label('a'), l.label(undefined)]).toEqual(['a', 'b', 'other', 'a', 'unknown']);
+    expect([l.label('a'), l.mayAdmit('a'), l.admit('a'), l.label('a')]).toEqual(['other', true, 'a', 'a']);
+    expect([l.admit('b'), l.mayAdmit('c'), l.admit('c'), l.label('c'), l.label(undefined)]).toEqual(['b', false, 'other', 'other', 'unknown']);
   });
-  it('100,000 distinct names: the label set stays at max_models + other', () => {
+  it('100,000 distinct names the upstream rejects take no slot: a real model admitted after them still gets its own label', () => {
     const l = new ModelLabeler([], 100);
     const labels = new Set<string>();
     for (let i = 0; i < 100_000; i++) labels.add(l.label(`name-${i}`));
-    expect(labels.size).toBe(101);
-    expect(l.label('x'.repeat(500))).toBe('other');
+    expect([...labels]).toEqual(['other']);
+    expect(l.admit('real')).toBe('real');
+    expect(l.mayAdmit('x'.repeat(500))).toBe(false);
+    expect(l.admit('x'.repeat(500))).toBe('other');
   });
-  it('with an allowlist, only those', () => {
+  it('100,000 distinct names all admitted: the label set stays at max_models + other', () => {
+    const l = new ModelLabeler([], 100);
+    const labels = new Set<string>();
+    for (let i = 0; i < 100_000; i++) labels.add(l.admit(`name-${i}`));
+    expect(labels.size).toBe(101);
+  });
+  it('with an allowlist, only those, before and after an answer', () => {
     const l = new ModelLabeler(['a'], 100);
-    expect([l.label('a'), l.label('b')]).toEqual(['a', 'other']);
+    expect([l.label('a'), l.label('b'), l.mayAdmit('b'), l.admit('b')]).toEqual(['a', 'other', false, 'other']);
   });
 });
 
