@@ -51,9 +51,11 @@ function rawAnswer(spec: ProxyErrorSpec, requestId: string): string {
   );
 }
 
+type Response = NodeJS.EventEmitter & { writableFinished: boolean; req?: IncomingMessage };
+
 /** The response node:http is writing on this socket now, if one is unfinished. */
-function responseInProgress(socket: Socket): (NodeJS.EventEmitter & { writableFinished: boolean }) | null {
-  const res = (socket as Socket & { _httpMessage?: NodeJS.EventEmitter & { writableFinished: boolean } | null })._httpMessage;
+function responseInProgress(socket: Socket): Response | null {
+  const res = (socket as Socket & { _httpMessage?: Response | null })._httpMessage;
   return res !== undefined && res !== null && !res.writableFinished ? res : null;
 }
 
@@ -106,7 +108,9 @@ export function handleClientError(
     return;
   }
   state.answered.add(socket);
-  if (state.readingBody.has(socket)) {
+  // The body being read is the one refused only while it is incomplete; otherwise the bad bytes are a
+  // request pipelined behind it.
+  if (state.readingBody.has(socket) && responseInProgress(socket)?.req?.complete === false) {
     // the request whose body is being read is the one refused; its handler records it
     state.refused.set(socket, status);
     lingerOnClose(socket);

@@ -73,8 +73,10 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
 
   /** The client accepted nothing for client_send_timeout: give up on it (SendTimer). */
   sendTimedOut(): void {
-    this.failure ??= 'client_aborted';
+    this.clientGone = true; // the upstream error the abort causes is ours, not the upstream's
     this.abortUpstream();
+    this.client?.release();
+    this.record('client_aborted');
     this.outgoing.destroy();
   }
 
