@@ -1,14 +1,16 @@
 /** What one SSE event says about generation: token/content, usage, error, end. Pure; no timing here. */
 import { sameAt } from './json-scan.js';
-import { readUsage, type Usage } from './usage.js';
+import { checkUsage, USAGE_REJECTED, type Usage } from './usage.js';
 
 export interface EventFacts {
   /** Carries generated output (content, reasoning, tool calls, legacy text, Responses `*.delta`). */
   token: boolean;
   /** Carries visible output: content, text, tool calls, non-reasoning Responses deltas. */
   content: boolean;
-  /** Usage reported on this event, if any. */
+  /** Usage reported on this event, if any (null when its usage object was rejected). */
   usage: Usage | null;
+  /** The event carried a usage object with counts that cannot be true (see checkUsage); it reads as no usage. */
+  usageRejected: boolean;
   /** A Chat/Completions usage-only chunk: `choices: []` with a usage object. */
   usageOnly: boolean;
   /** An in-band error (`{"error": …}`, Responses `error` / `response.failed`). */
@@ -21,6 +23,7 @@ const NOTHING: EventFacts = Object.freeze({
   token: false,
   content: false,
   usage: null,
+  usageRejected: false,
   usageOnly: false,
   error: false,
   done: false,
@@ -160,10 +163,12 @@ function inspectChoicesChunk(o: Obj): EventFacts {
       }
     }
   }
-  const usage = readUsage(o.usage);
+  const read = checkUsage(o.usage);
+  const usageRejected = read === USAGE_REJECTED;
   const error = o.error !== undefined && o.error !== null;
-  const usageOnly = usage !== null && Array.isArray(choices) && choices.length === 0;
-  return { token, content, usage, usageOnly, error, done: false };
+  // A rejected usage-only chunk is still the chunk tokentap asked for: strip mode removes it all the same.
+  const usageOnly = read !== null && Array.isArray(choices) && choices.length === 0;
+  return { token, content, usage: usageRejected ? null : read, usageRejected, usageOnly, error, done: false };
 }
 
 function inspectResponsesEvent(type: string, o: Obj): EventFacts {
@@ -172,8 +177,9 @@ function inspectResponsesEvent(type: string, o: Obj): EventFacts {
   }
   if (type === 'response.completed' || type === 'response.incomplete' || type === 'response.failed') {
     const response = o.response as Obj | undefined;
-    const usage = readUsage(response?.usage);
-    return { ...NOTHING, usage, error: type === 'response.failed' };
+    const read = checkUsage(response?.usage);
+    const usageRejected = read === USAGE_REJECTED;
+    return { ...NOTHING, usage: usageRejected ? null : read, usageRejected, error: type === 'response.failed' };
   }
   if (type === 'error') return { ...NOTHING, error: true };
   return NOTHING;

@@ -1,7 +1,8 @@
 /**
  * The streaming meter: fed the upstream's SSE bytes and the time each piece arrived, it records token-event
  * timings, usage, errors and [DONE]; in strip mode it also removes the usage-only chunk (`choices: []`)
- * that tokentap injected, forwarding every other byte as received. Pure: no I/O, no timers, no clock.
+ * that tokentap injected, forwarding every other byte as received. What it keeps per stream is bounded by
+ * MAX_EVENT_BYTES whatever the upstream sends. Pure: no I/O, no timers, no clock.
  */
 import { createParser, type EventSourceParser } from 'eventsource-parser';
 import { TextDecoder } from 'node:util';
@@ -16,11 +17,24 @@ export interface StreamFacts {
   firstContentAt: number | null;
   /** Gaps between consecutive token events, ms, one per gap. */
   itlMs: number[];
+  /** The last usage the stream reported (null when the last usage object was rejected, see usageRejected). */
   usage: Usage | null;
+  /** Some event carried a usage object whose counts cannot be true (checkUsage); it counted as no usage. */
+  usageRejected: boolean;
   inbandError: boolean;
   sawDone: boolean;
   strippedUsageChunks: number;
 }
+
+/**
+ * Largest event that is metered, in bytes including its terminating blank line. A bigger one (a hostile or
+ * broken upstream: endless bytes with no newline, endless `data:` lines with no blank line) is not metered:
+ * the parser drops it and its bytes are forwarded as they come instead of being held, so what a stream
+ * keeps stays below this limit. Real events are far smaller (a usage-only chunk is a few hundred bytes),
+ * except Responses' `*.done` and `response.completed` events, which repeat the whole output: a Responses
+ * stream with an output beyond the limit loses its reported usage and is estimated from its deltas.
+ */
+export const MAX_EVENT_BYTES = 256 * 1024;
 
 const EMPTY = new Uint8Array(0);
 const LF = 10;
@@ -54,6 +68,7 @@ export class StreamMeter {
     firstContentAt: null,
     itlMs: [],
     usage: null,
+    usageRejected: false,
     inbandError: false,
     sawDone: false,
     strippedUsageChunks: 0,
@@ -67,6 +82,8 @@ export class StreamMeter {
   private held: Uint8Array[] = [];
   /** The parser has been fed part of an event that has not ended yet. */
   private midEvent = false;
+  /** Bytes of the event not complete yet that came in earlier pieces (more than MAX_EVENT_BYTES: oversized). */
+  private eventBytes = 0;
   private now = 0;
   private dropEvent = false;
 
@@ -80,7 +97,9 @@ export class StreamMeter {
    *
    * Events are delimited on the bytes. A complete single-line `data:` event (the usual chunk) is read
    * straight from the bytes; anything else (other fields, comments, CR framing, an event split across
-   * chunks) goes through eventsource-parser, which then always starts at an event boundary.
+   * chunks) goes through eventsource-parser, which then always starts at an event boundary. An event over
+   * MAX_EVENT_BYTES is not metered, whether it arrives whole or in pieces (the same facts however the
+   * stream is cut); once one is known to be over, nothing of it is held or parsed any more.
    */
   push(chunk: Uint8Array, now: number): Uint8Array {
     this.now = now;
@@ -88,16 +107,22 @@ export class StreamMeter {
     const lfOnly = !this.framer.pendingCR && buf.indexOf(CR) === -1;
     const ends = this.framer.scan(buf, lfOnly);
     // Strip mode output: `kept` is only built once something is dropped or was held; until then the
-    // forwarded bytes are the contiguous region [keptFrom, start) of this chunk.
+    // forwarded bytes are the contiguous region [keptFrom, forwardTo) of this chunk.
     let kept: Uint8Array[] | null = null;
     let keptFrom = 0;
     let start = 0;
+    let carried = this.eventBytes; // bytes of the first event here that came in earlier pieces
     for (let i = 0; i < ends.length; i++) {
       const end = ends[i];
       this.dropEvent = false;
-      const facts = lfOnly && !this.midEvent ? singleDataLine(buf, start, end) : null;
-      if (facts !== null) this.apply(facts);
-      else this.feedParser(buf, start, end);
+      if (end - start + carried > MAX_EVENT_BYTES) {
+        this.abandonEvent();
+      } else {
+        const facts = lfOnly && !this.midEvent ? singleDataLine(buf, start, end) : null;
+        if (facts !== null) this.apply(facts);
+        else this.feedParser(buf, start, end);
+      }
+      carried = 0;
       this.midEvent = false;
       if (this.strip) {
         if (this.dropEvent) {
@@ -111,13 +136,26 @@ export class StreamMeter {
       }
       start = end;
     }
+    let forwardTo = start;
     if (start < buf.length) {
-      this.feedParser(buf, start, buf.length);
-      this.midEvent = true;
-      if (this.strip) this.held.push(buf.subarray(start));
+      carried += buf.length - start;
+      if (carried <= MAX_EVENT_BYTES) {
+        this.feedParser(buf, start, buf.length);
+        this.midEvent = true;
+        if (this.strip) this.held.push(buf.subarray(start));
+      } else {
+        // Oversized: it cannot be the usage-only chunk, so what was held goes out now, and the rest of it as it comes.
+        this.abandonEvent();
+        forwardTo = buf.length;
+        if (this.held.length > 0) {
+          kept = this.held; // only when no event ended here (an ending event empties `held`)
+          this.held = [];
+        }
+      }
     }
-    if (!this.strip || (kept === null && keptFrom === 0 && start === buf.length)) return chunk;
-    if (start > keptFrom) (kept ??= []).push(keptFrom === 0 && start === buf.length ? chunk : buf.subarray(keptFrom, start));
+    this.eventBytes = carried;
+    if (!this.strip || (kept === null && keptFrom === 0 && forwardTo === buf.length)) return chunk;
+    if (forwardTo > keptFrom) (kept ??= []).push(keptFrom === 0 && forwardTo === buf.length ? chunk : buf.subarray(keptFrom, forwardTo));
     if (kept === null || kept.length === 0) return EMPTY;
     return kept.length === 1 ? kept[0] : Buffer.concat(kept);
   }
@@ -127,6 +165,14 @@ export class StreamMeter {
     const rest = this.held.length === 0 ? EMPTY : Buffer.concat(this.held);
     this.held = [];
     return rest;
+  }
+
+  /** The current event is over MAX_EVENT_BYTES: the parser forgets what it was fed of it (it is not metered). */
+  private abandonEvent(): void {
+    if (!this.midEvent) return;
+    this.midEvent = false;
+    this.parser!.reset();
+    this.decoder!.decode(); // drops a partial UTF-8 sequence left by the last piece fed
   }
 
   private feedParser(buf: Buffer, start: number, end: number): void {
@@ -140,6 +186,11 @@ export class StreamMeter {
     if (facts.done) f.sawDone = true;
     if (facts.error) f.inbandError = true;
     if (facts.usage) f.usage = facts.usage;
+    else if (facts.usageRejected) {
+      // The latest accounting is not believable, so an earlier (cumulative, smaller) one is not the total.
+      f.usage = null;
+      f.usageRejected = true;
+    }
     if (facts.usageOnly && this.strip) {
       this.dropEvent = true;
       f.strippedUsageChunks++;

@@ -57,5 +57,12 @@ describe('inspectEvent', () => {
     expect(inspectEvent(undefined, 'not json')).toMatchObject({ token: false, done: false });
     expect(inspectEvent(undefined, CORPUS[15])).toMatchObject({ usageOnly: true, usage: { completion: 3 } });
     expect(inspectEvent(undefined, CORPUS[20])).toMatchObject({ error: true });
+    // An unbelievable usage object: no usage, flagged, and still a usage-only chunk (strip mode removes it).
+    expect(inspectEvent(undefined, '{"choices":[],"usage":{"prompt_tokens":1e308,"completion_tokens":1}}')).toMatchObject({
+      usage: null,
+      usageRejected: true,
+      usageOnly: true,
+    });
+    expect(inspectEvent(undefined, CORPUS[15])).toMatchObject({ usageRejected: false });
   });
 });
