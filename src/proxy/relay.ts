@@ -27,6 +27,9 @@ export interface RelayTimeouts {
   client_send_timeout: number;
 }
 
+/** A process proxies to one upstream: its impossible usage numbers are reported once, not per request. */
+let usageRejectionReported = false;
+
 /** Status recorded when the client left before getting a response (nginx's convention). */
 export const CLIENT_CLOSED_REQUEST = 499;
 
@@ -232,7 +235,15 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
   }
 
   private record(outcome: Outcome): void {
-    const { exchange } = this;
+    const { exchange, streamMeter, jsonMeter } = this;
+    const bodyUsage = jsonMeter?.usage() ?? null;
+    if (!usageRejectionReported && (streamMeter?.facts.usageRejected === true || jsonMeter?.usageRejected === true)) {
+      usageRejectionReported = true;
+      console.error(
+        'tokentap: the upstream reported usage that cannot be true (token counts must be whole numbers from 0 to 1e9); ' +
+          'such requests count as "no usage reported" (estimated). Reported once.',
+      );
+    }
     exchange.finish(
       outcome,
       this.status,
@@ -241,8 +252,8 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
         endAt: performance.now(),
         countTokens: this.countTokens,
         promptOnly: exchange.endpoint === 'embeddings',
-        stream: this.streamMeter?.facts ?? null,
-        bodyUsage: this.jsonMeter?.usage() ?? null,
+        stream: streamMeter?.facts ?? null,
+        bodyUsage,
       }),
     );
   }
