@@ -104,6 +104,7 @@ export async function startHostile(tapOptions: Record<string, unknown> = {}, ups
   // The harness's own HTTP (scrapes, the serving check) goes through one agent, closed before fds are
   // counted, so its kept-alive connections do not count against tokentap.
   let agent = new Agent();
+  let closed: Promise<void> | undefined;
   const metrics = async () => {
     const res = await request(`${tap.metricsUrl}/metrics`, { dispatcher: agent });
     return res.body.text();
@@ -145,11 +146,12 @@ export async function startHostile(tapOptions: Record<string, unknown> = {}, ups
       agent = new Agent();
       await eventually(() => fdsExceptUpstreamPool(upstreamPort) <= fdBaseline, 15_000);
     },
-    close: async () => {
-      await agent.close();
-      await tap.close();
-      await sim?.close();
-    },
+    close: () =>
+      (closed ??= (async () => {
+        await agent.close();
+        await tap.close();
+        await sim?.close();
+      })()),
   };
 }
 
