@@ -6,7 +6,7 @@
 import cluster, { type Worker } from 'node:cluster';
 import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/schema.js';
-import { probeUpstream } from './proxy/upstream.js';
+import { sharedProbe } from './proxy/upstream.js';
 import { startMetricsServer, startWithConfig, type RunningTokentap } from './server.js';
 
 /** In a worker: run the proxy without a metrics port, answering the primary's metrics requests. */
@@ -54,7 +54,7 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
     config,
     () => aggregator.clusterMetrics(),
     aggregator.contentType,
-    () => probeUpstream(config.upstream!),
+    sharedProbe(config.upstream!), // one probe a second, whoever asks /readyz how often
   );
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   return {

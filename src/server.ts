@@ -53,7 +53,7 @@ export interface StartOptions {
 /** Serves /metrics, /healthz, /readyz on the metrics port. */
 export function startMetricsServer(
   config: Config,
-  exposition: () => Promise<string>,
+  exposition: () => Promise<string | readonly string[]>,
   contentType: string,
   ready: () => Promise<boolean>,
 ): Promise<{ url: string; close(): Promise<void> }> {

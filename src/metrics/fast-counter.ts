@@ -5,7 +5,7 @@
  * same cluster aggregation (`sum`) as prom-client's Counter and Gauge.
  */
 import type { Registry } from 'prom-client';
-import { SeriesByLabels, type LabelSet } from './label-sets.js';
+import { nextTurn, SeriesByLabels, sliceSpent, type LabelSet } from './label-sets.js';
 
 export interface CounterSeries {
   inc(by?: number): void;
@@ -58,17 +58,26 @@ class FastScalar<L extends string> {
   }
 
   async get(): Promise<{ name: string; help: string; type: string; aggregator: string; values: { labels: Record<string, string>; value: number }[] }> {
-    const values = [...this.series.all()].filter((s) => s.used).map((s) => ({ labels: s.labels, value: s.value }));
+    const values: { labels: Record<string, string>; value: number }[] = [];
+    for (const s of this.series.all()) {
+      if (s.used) values.push({ labels: s.labels, value: s.value });
+      if (sliceSpent()) await nextTurn(); // a cluster worker answers the primary from the loop that relays streams
+    }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** The text exposition, built directly. */
-  exposition(): string {
-    const lines = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} ${this.type}`];
+  /** The text exposition in parts (see renderExposition): HELP, TYPE, then one line per series. */
+  *expositionParts(): Generator<string> {
+    yield `# HELP ${this.name} ${this.help}`;
+    yield `# TYPE ${this.name} ${this.type}`;
     for (const s of this.series.all()) {
-      if (s.used) lines.push(s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`);
+      if (s.used) yield s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`;
     }
-    return lines.join('\n');
+  }
+
+  /** The whole text exposition in one synchronous pass (tests; the metrics port uses renderExposition). */
+  exposition(): string {
+    return [...this.expositionParts()].join('\n');
   }
 
   reset(): void {

@@ -5,7 +5,7 @@
  * Registry and exposes the same series and the same cluster aggregation (`sum`) as prom-client's Histogram.
  */
 import type { Registry } from 'prom-client';
-import { SeriesByLabels, type LabelSet } from './label-sets.js';
+import { nextTurn, SeriesByLabels, sliceSpent, type LabelSet } from './label-sets.js';
 
 export interface HistogramSeries {
   observe(value: number): void;
@@ -82,27 +82,33 @@ export class FastHistogram<L extends string> {
       values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket });
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
+      if (sliceSpent()) await nextTurn(); // a cluster worker answers the primary from the loop that relays streams
     }
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** The text exposition of this histogram, built directly (no intermediate objects): a scrape of tens of
-   * thousands of series must not stall the event loop that relays streams. */
-  exposition(): string {
-    const lines: string[] = [`# HELP ${this.name} ${this.help}`, `# TYPE ${this.name} histogram`];
+  /** The text exposition in parts (see renderExposition): HELP, TYPE, then each series' lines, built directly
+   * (no intermediate objects). */
+  *expositionParts(): Generator<string> {
+    yield `# HELP ${this.name} ${this.help}`;
+    yield `# TYPE ${this.name} histogram`;
     const bucket = `${this.name}_bucket{`;
     for (const s of this.series.all()) {
       const prefix = s.labelText === '' ? bucket : `${bucket}${s.labelText},`;
+      let text = '';
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i];
-        lines.push(`${prefix}le="${this.boundLabels[i]}"} ${acc}`);
+        text += `${prefix}le="${this.boundLabels[i]}"} ${acc}\n`;
       }
-      lines.push(`${prefix}le="+Inf"} ${s.count}`);
       const braces = s.labelText === '' ? '' : `{${s.labelText}}`;
-      lines.push(`${this.name}_sum${braces} ${s.sum}`, `${this.name}_count${braces} ${s.count}`);
+      yield `${text}${prefix}le="+Inf"} ${s.count}\n${this.name}_sum${braces} ${s.sum}\n${this.name}_count${braces} ${s.count}`;
     }
-    return lines.join('\n');
+  }
+
+  /** The whole text exposition in one synchronous pass (tests; the metrics port uses renderExposition). */
+  exposition(): string {
+    return [...this.expositionParts()].join('\n');
   }
 
   reset(): void {

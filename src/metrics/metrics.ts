@@ -5,6 +5,7 @@ import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
 import { FastCounter, FastGauge } from './fast-counter.js';
 import { FastHistogram } from './fast-histogram.js';
+import { renderExposition, type ExpositionParts } from './label-sets.js';
 
 export type Outcome =
   | 'ok'
@@ -33,7 +34,7 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   /** The per-request metrics (Fast*): registered here for the cluster aggregation, exposed as text directly. */
   const fastRegister = new client.Registry();
   client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
-  const fast: { exposition(): string }[] = [];
+  const fast: ExpositionParts[] = [];
   const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
     const h = new FastHistogram(name, help, labelNames, b, fastRegister);
     fast.push(h);
@@ -158,8 +159,9 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     /** The registries a cluster worker reports to the primary. */
     registers: [register, fastRegister],
     contentType: register.contentType,
-    /** The whole text exposition of this process. */
-    exposition: async () => `${await register.metrics()}\n${fast.map((m) => m.exposition()).join('\n\n')}\n`,
+    /** The whole text exposition of this process, in pieces to concatenate; the per-request metrics are
+     * rendered in slices, letting the event loop turn between them (see renderExposition). */
+    exposition: async (): Promise<string[]> => [`${await register.metrics()}\n`, ...(await renderExposition(fast))],
     record,
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,

@@ -81,6 +81,25 @@ describe('config', () => {
     expect(() => loadConfig({ env: { TOKENTAP_TRUST_FORWARDED_HEADERS: 'maybe' } })).toThrow(/trust_forwarded_headers/);
   });
 
+  it('refuses a metrics_token no Bearer header can carry (RFC 6750 token68), without printing it', () => {
+    for (const token of ['pa$$:w0rd!', 'two words', 'tr@iling\n', '=leading', '']) {
+      let msg = '';
+      try {
+        loadConfig({ env: {}, flags: { metrics_token: token } });
+      } catch (e) {
+        expect(e).toBeInstanceOf(ConfigError);
+        msg = (e as Error).message;
+      }
+      expect(msg).toMatch(/metrics_token: must be a token68: letters, digits and - \. _ ~ \+ \//);
+      if (token !== '') expect(msg).not.toContain(token.trim());
+    }
+    expect(() => loadConfig({ file: tempYaml('metrics_token: 12345\n'), env: {} })).toThrow(/metrics_token.*received \*\*\*/);
+    expect(() => loadConfig({ env: { TOKENTAP_METRICS_TOKEN: 'pa$$:w0rd!' } })).toThrow(/^invalid config:\n {2}metrics_token: must be/);
+    for (const token of ['s3cret', 'A-Za-z0-9._~+/', 'YWJjZA==', 'x'.repeat(200)]) {
+      expect(loadConfig({ env: { TOKENTAP_METRICS_TOKEN: token } }).metrics_token).toBe(token);
+    }
+  });
+
   it('parses durations and sizes', () => {
     expect(parseDurationMs(2)).toBe(2000);
     expect(parseDurationMs('250ms')).toBe(250);
