@@ -14,7 +14,9 @@ export type Outcome =
   | 'timeout'
   | 'client_aborted'
   | 'stream_error'
-  | 'rejected';
+  | 'rejected'
+  /** tokentap itself failed while handling the request (a bug): answered 500, or the stream was cut. */
+  | 'internal_error';
 
 export interface FinishedRequest {
   model: string;
@@ -99,6 +101,13 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     ME,
   );
 
+  const connectionsClosed = counter(
+    'tokentap_connections_closed_total',
+    'Client connections closed by tokentap without a request, by reason (idle_timeout: no byte within request_timeout).',
+    ['reason'],
+  );
+  const idleClosed = connectionsClosed.labels('idle_timeout');
+
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
     inFlight: inFlight.labels(model, endpoint),
@@ -163,6 +172,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
      * rendered in slices, letting the event loop turn between them (see renderExposition). */
     exposition: async (): Promise<string[]> => [`${await register.metrics()}\n`, ...(await renderExposition(fast))],
     record,
+    /** A client connection that never sent a request was closed. */
+    connectionClosedIdle: () => idleClosed.inc(),
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,
   };
