@@ -1,7 +1,10 @@
 /**
  * Soak test (not part of `npm test`): `npm run soak -- --minutes N [--concurrency C]`.
  * Runs the simulator with random faults (HTTP errors, in-band errors, deaths, stalls, missing headers) and a few
- * hundred concurrent streaming clients, some of which abort, through a tokentap process, then checks:
+ * hundred concurrent streaming clients, some of which abort, through a tokentap process; mixed in are hostile
+ * request bodies and targets, raw-socket requests (CONNECT, OPTIONS *, Expect, absolute-form, a malformed
+ * request pipelined behind a stream) and hostile upstream answers (an endless SSE event, 103 Early Hints,
+ * impossible usage) from a front that stands before the simulator (hostile.ts). Then it checks:
  * requests sent == sum of tokentap_requests_total; in-flight 0; tokentap's open sockets back to baseline;
  * RSS growth under steady load (peak of the last fifth of the run minus peak of the first fifth) below a bound. Prints one summary line; exit status 1 when a check fails.
  * Run after `npm run build` (it drives dist/).
@@ -17,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { parseExposition, sumBy, sumSeries } from '../../dist/bench/prom-scrape.js';
 import { startSimulator } from '../../dist/sim/server.js';
+import { hostileBody, hostileFront, rawHostile } from './hostile.ts';
 
 const { values } = parseArgs({
   options: {
@@ -39,11 +43,12 @@ const sim = await startSimulator({
   seed: 42,
 });
 
+const front = await hostileFront(sim.url);
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const tap = spawn(
   process.execPath,
-  [cli, '--upstream', sim.url, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log', 'off'],
-  { env: { ...process.env, NODE_OPTIONS: process.env.SOAK_TOKENTAP_NODE_OPTIONS ?? '', TOKENTAP_UPSTREAM_IDLE_TIMEOUT: '1s', TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  [cli, '--upstream', front.url, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log', 'off'],
+  { env: { ...process.env, NODE_OPTIONS: process.env.SOAK_TOKENTAP_NODE_OPTIONS ?? '', TOKENTAP_UPSTREAM_IDLE_TIMEOUT: '1s', TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s', TOKENTAP_BODY_LIMIT: '64KiB' }, stdio: ['ignore', 'ignore', 'pipe'] },
 );
 let stderr = '';
 tap.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -74,7 +79,27 @@ subscribe('undici:client:sendHeaders', (message) => {
 let clientAborts = 0;
 let clientErrors = 0;
 
+let hostileSent = 0;
+let rawSent = 0;
+
 async function one(): Promise<void> {
+  const dice = Math.random();
+  if (dice < 0.01) {
+    const requests = await rawHostile(urls.proxy); // requests on raw sockets (not seen by undici's channel)
+    rawSent += requests; // (not `rawSent += await …`: that reads rawSent before the await and loses other workers' counts)
+    return;
+  }
+  if (dice < 0.06) {
+    hostileSent++;
+    const { path, body: hostile, headers } = hostileBody();
+    try {
+      const res = await request(`${urls.proxy}${path}`, { method: 'POST', body: hostile, dispatcher: agent, headers: { 'content-type': 'application/json', ...headers } });
+      for await (const _ of res.body) void _;
+    } catch {
+      clientErrors++;
+    }
+    return;
+  }
   const ac = new AbortController();
   const abortAfter = Math.random() < 0.1 ? 20 + Math.random() * 400 : 0;
   const timer = abortAfter ? setTimeout(() => ac.abort(), abortAfter) : undefined;
@@ -112,7 +137,7 @@ const deadline = Date.now() + 15_000;
 do {
   await new Promise((r) => setTimeout(r, 500));
   text = await scrape();
-} while ((sum(text, 'tokentap_requests_total') !== sent || sum(text, 'tokentap_requests_in_flight') !== 0) && Date.now() < deadline);
+} while ((sum(text, 'tokentap_requests_total') !== sent + rawSent || sum(text, 'tokentap_requests_in_flight') !== 0) && Date.now() < deadline);
 await agent.close();
 await new Promise((r) => setTimeout(r, 6000)); // proxy keep-alive (5 s) and pool idle sockets expire
 const endSockets = sockets();
@@ -123,19 +148,20 @@ const inFlight = sum(text, 'tokentap_requests_in_flight');
 const outcomes = Object.fromEntries(sumBy(parseExposition(text), 'tokentap_requests_total', 'outcome'));
 
 const checks = {
-  counted: recorded === sent,
+  counted: recorded === sent + rawSent,
   in_flight_zero: inFlight === 0,
   sockets_back: endSockets <= baseSockets + 2,
   rss_bounded: endRss - baseRss < maxGrowthMb,
 };
 const pass = Object.values(checks).every(Boolean);
 console.log(
-  `soak ${pass ? 'PASS' : 'FAIL'}: minutes=${minutes} concurrency=${concurrency} sent=${sent} recorded=${recorded} ` +
+  `soak ${pass ? 'PASS' : 'FAIL'}: minutes=${minutes} concurrency=${concurrency} sent=${sent + rawSent} (hostile ${hostileSent} + raw ${rawSent}) recorded=${recorded} ` +
     `in_flight=${inFlight} sockets=${baseSockets}->${endSockets} rss_mb=${baseRss.toFixed(1)}->${endRss.toFixed(1)} ` +
     `(growth ${(endRss - baseRss).toFixed(1)} < ${maxGrowthMb}; idle after drain ${idleRss.toFixed(1)}) client_aborts=${clientAborts} client_errors=${clientErrors} ` +
     `outcomes=${JSON.stringify(outcomes)} failed=${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(',') || 'none'}`,
 );
 tap.kill('SIGTERM');
 await new Promise((r) => tap.on('exit', r));
+await front.close();
 await sim.close();
 process.exit(pass ? 0 : 1);
