@@ -1,7 +1,7 @@
 /** The metrics port's Hono app: /metrics (optionally bearer-protected), /healthz, /readyz. */
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
-import { nextTurn, sliceSpent } from './label-sets.js';
+import { nextTurn, sliceSpent } from './sliced-render.js';
 export interface MetricsAppOptions {
   /** The exposition text (one process's registry, or the aggregate of all workers), whole or in pieces to
    * concatenate. */

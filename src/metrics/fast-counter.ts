@@ -5,7 +5,8 @@
  * same cluster aggregation (`sum`) as prom-client's Counter and Gauge.
  */
 import type { Registry } from 'prom-client';
-import { nextTurn, SeriesByLabels, sliceSpent, type LabelSet } from './label-sets.js';
+import { SeriesByLabels, type LabelSet } from './label-sets.js';
+import { nextTurn, sliceSpent } from './sliced-render.js';
 
 export interface CounterSeries {
   inc(by?: number): void;

@@ -5,7 +5,8 @@
  * Registry and exposes the same series and the same cluster aggregation (`sum`) as prom-client's Histogram.
  */
 import type { Registry } from 'prom-client';
-import { nextTurn, SeriesByLabels, sliceSpent, type LabelSet } from './label-sets.js';
+import { SeriesByLabels, type LabelSet } from './label-sets.js';
+import { nextTurn, sliceSpent } from './sliced-render.js';
 
 export interface HistogramSeries {
   observe(value: number): void;

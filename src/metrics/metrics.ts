@@ -5,7 +5,7 @@ import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
 import { FastCounter, FastGauge } from './fast-counter.js';
 import { FastHistogram } from './fast-histogram.js';
-import { renderExposition, type ExpositionParts } from './label-sets.js';
+import { renderExposition, type ExpositionParts } from './sliced-render.js';
 
 export type Outcome =
   | 'ok'
@@ -56,7 +56,7 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   if (probeUpstream !== undefined) {
     new client.Gauge({
       name: 'tokentap_upstream_up',
-      help: '1 when a TCP connection to the upstream could be opened at scrape time, else 0.',
+      help: '1 when a TCP connection to the upstream could be opened (checked at most once a second, shared with /readyz), else 0.',
       registers: [register],
       aggregator: 'min', // with --workers: up only if every worker reaches it
       async collect() {

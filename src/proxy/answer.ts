@@ -9,10 +9,10 @@ import type { Outcome } from '../metrics/metrics.js';
 import { errorBody, internalError, type ProxyErrorSpec } from './errors.js';
 import { reportInternalError, type Exchange } from './exchange.js';
 
-/** Lingering close (nginx's lingering_timeout / lingering_time): stop when the client has sent nothing for… */
-export const LINGER_IDLE_MS = 2_000;
+/** Lingering close, with nginx's defaults (lingering_timeout 5s, lingering_time 30s): stop when the client has sent nothing for… */
+export const LINGER_IDLE_MS = 5_000;
 /** …or at the latest after this long. */
-export const LINGER_MAX_MS = 10_000;
+export const LINGER_MAX_MS = 30_000;
 
 /**
  * Closes the connection the way RFC 9112 §9.6 describes: the answer (already queued) is followed by our FIN,
@@ -26,17 +26,23 @@ export function lingerOnClose(socket: Socket, incoming?: IncomingMessage): void 
     incoming?.resume(); // the body the parser still delivers is discarded, not buffered
     if (this.destroyed) return;
     if (this.writable) this.end();
+    this.resume();
+    // node:http's parser reads the socket's handle directly (no 'data' events): activity is bytesRead moving.
+    const until = performance.now() + LINGER_MAX_MS;
+    let seen = this.bytesRead;
+    const check = setInterval(() => {
+      if (this.bytesRead !== seen && performance.now() < until) {
+        seen = this.bytesRead;
+        return;
+      }
+      done();
+    }, LINGER_IDLE_MS);
     const done = () => {
-      clearTimeout(idle);
-      clearTimeout(total);
+      clearInterval(check);
       this.destroy();
     };
-    const idle = setTimeout(done, LINGER_IDLE_MS);
-    const total = setTimeout(done, LINGER_MAX_MS);
-    this.on('data', () => idle.refresh());
     this.once('end', done);
     this.once('close', done);
-    this.resume();
   };
 }
 

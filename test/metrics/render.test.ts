@@ -3,7 +3,7 @@ import client from 'prom-client';
 import { describe, expect, it } from 'vitest';
 import { FastCounter, FastGauge } from '../../src/metrics/fast-counter.js';
 import { FastHistogram } from '../../src/metrics/fast-histogram.js';
-import { renderExposition } from '../../src/metrics/label-sets.js';
+import { renderExposition } from '../../src/metrics/sliced-render.js';
 
 describe('renderExposition', () => {
   it('renders the exact text format, metrics separated by a blank line, a newline at the end', async () => {

@@ -11,7 +11,7 @@ import { TTFT_BUCKETS } from '../../src/config/buckets.js';
 import { validateConfig } from '../../src/config/load.js';
 import { FastCounter } from '../../src/metrics/fast-counter.js';
 import { FastHistogram } from '../../src/metrics/fast-histogram.js';
-import { renderExposition } from '../../src/metrics/label-sets.js';
+import { renderExposition } from '../../src/metrics/sliced-render.js';
 import { startMetricsServer } from '../../src/server.js';
 
 let server: { url: string; close(): Promise<void> } | undefined;
