@@ -9,7 +9,7 @@ import { acceptsStreamOptions } from './endpoint.js';
 import { badRequestTarget, bodyTooLarge, connectNotAllowed } from './errors.js';
 import { Exchange, type ExchangeSinks } from './exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
-import { BodyTooLargeError, readBody } from './read-body.js';
+import { BodyTooLargeError, ClientGoneError, readBody } from './read-body.js';
 import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
 import { inspectRequestBody, NO_FACTS, withIncludeUsage } from './request-body.js';
 import { resolveTarget } from './request-target.js';
@@ -87,8 +87,10 @@ async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, ou
       } else if (deps.clientErrors.refused.has(socket)) {
         // the HTTP layer refused it mid-body (request_timeout: 408, bad chunked framing: 400)
         exchange.finishPlain('rejected', deps.clientErrors.refused.get(socket)!);
-      } else {
+      } else if (err instanceof ClientGoneError || incoming.destroyed || socket.destroyed) {
         exchange.finishPlain('client_aborted', CLIENT_CLOSED_REQUEST);
+      } else {
+        throw err; // not the client's doing: answered 500, internal_error (proxyRequest)
       }
       return;
     } finally {

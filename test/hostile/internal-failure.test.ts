@@ -34,6 +34,10 @@ vi.mock('../../src/proxy/headers.js', async (importOriginal) => {
     clientResponseHeaders: (...a: Parameters<typeof orig.clientResponseHeaders>) => (once('response headers'), orig.clientResponseHeaders(...a)),
   };
 });
+vi.mock('../../src/proxy/read-body.js', async (importOriginal) => {
+  const orig = await importOriginal<typeof import('../../src/proxy/read-body.js')>();
+  return { ...orig, readBody: (...a: Parameters<typeof orig.readBody>) => (once('read body'), orig.readBody(...a)) };
+});
 vi.mock('../../src/meter/record.js', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../../src/meter/record.js')>();
   return { ...orig, buildRecord: (i: Parameters<typeof orig.buildRecord>[0]) => (once('build record'), orig.buildRecord(i)) };
@@ -84,7 +88,7 @@ async function expectInternalError(answer: { status: number; body: string; whole
 }
 
 describe('a failure of tokentap at each stage is answered, counted once, never leaked', () => {
-  for (const stage of ['inspect body', 'inject usage', 'upstream headers', 'response headers']) {
+  for (const stage of ['read body', 'inspect body', 'inject usage', 'upstream headers', 'response headers']) {
     it(`${stage}: 500, internal_error`, async () => {
       h = await startHostile();
       fault.at = stage;
