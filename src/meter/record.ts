@@ -9,8 +9,8 @@ export interface MeterRecord {
   ttfcMs: number | null;
   /** (last token event − first token event) / (completion_tokens − 1), when completion_tokens >= 2. */
   tpotMs: number | null;
-  /** Gaps between consecutive token events. */
-  itlMs: number[];
+  /** Completion tokens already counted while the stream ran (one per token event, when tokens count). */
+  liveCompletionTokens: number;
   /** Last byte sent to the client − t0. */
   e2eMs: number;
   promptTokens: number | null;
@@ -38,7 +38,7 @@ export function buildRecord({ t0, endAt, countTokens, promptOnly = false, stream
     ttftMs: null,
     ttfcMs: null,
     tpotMs: null,
-    itlMs: [],
+    liveCompletionTokens: 0,
     e2eMs: endAt - t0,
     promptTokens: null,
     completionTokens: null,
@@ -49,9 +49,9 @@ export function buildRecord({ t0, endAt, countTokens, promptOnly = false, stream
   if (stream) {
     if (stream.firstTokenAt !== null) rec.ttftMs = stream.firstTokenAt - t0;
     if (stream.firstContentAt !== null) rec.ttfcMs = stream.firstContentAt - t0;
-    rec.itlMs = stream.itlMs;
   }
   if (!countTokens) return rec;
+  if (stream) rec.liveCompletionTokens = stream.tokenEvents;
 
   const usage = stream ? stream.usage : bodyUsage;
   if (usage && (usage.completion !== null || (promptOnly && usage.prompt !== null))) {

@@ -10,13 +10,22 @@ import { inspectCompactChunk, inspectEvent, inspectEventParsed, type EventFacts 
 import { SseFramer } from './sse-frames.js';
 import type { Usage } from './usage.js';
 
+/**
+ * Live metering: what a stream says as it passes, so that TTFT, ITL and token counts are observed when they
+ * happen rather than when the stream ends. Memory per stream stays constant in its length (no list of gaps).
+ */
+export interface TokenObserver {
+  /** A token event arrived at `now` (ms); `gapMs` since the previous one, null for the first (TTFT). */
+  tokenEvent(now: number, gapMs: number | null): void;
+  /** The first event with content arrived at `now` (ms). */
+  firstContent(now: number): void;
+}
+
 export interface StreamFacts {
   tokenEvents: number;
   firstTokenAt: number | null;
   lastTokenAt: number | null;
   firstContentAt: number | null;
-  /** Gaps between consecutive token events, ms, one per gap. */
-  itlMs: number[];
   /** The last usage the stream reported (null when the last usage object was rejected, see usageRejected). */
   usage: Usage | null;
   /** Some event carried a usage object whose counts cannot be true (checkUsage); it counted as no usage. */
@@ -66,7 +75,6 @@ export class StreamMeter {
     firstTokenAt: null,
     lastTokenAt: null,
     firstContentAt: null,
-    itlMs: [],
     usage: null,
     usageRejected: false,
     inbandError: false,
@@ -87,8 +95,12 @@ export class StreamMeter {
   private now = 0;
   private dropEvent = false;
 
-  constructor(options: { stripUsageChunk: boolean }) {
+  /** Told of each token event and of the first content event as they pass (live metering); optional. */
+  private readonly observer: TokenObserver | null;
+
+  constructor(options: { stripUsageChunk: boolean; observer?: TokenObserver }) {
     this.strip = options.stripUsageChunk;
+    this.observer = options.observer ?? null;
   }
 
   /**
@@ -197,11 +209,15 @@ export class StreamMeter {
     }
     if (facts.token) {
       const now = this.now;
-      if (f.lastTokenAt === null) f.firstTokenAt = now;
-      else f.itlMs.push(now - f.lastTokenAt);
+      const gap = f.lastTokenAt === null ? null : now - f.lastTokenAt;
+      if (gap === null) f.firstTokenAt = now;
       f.lastTokenAt = now;
       f.tokenEvents++;
-      if (facts.content && f.firstContentAt === null) f.firstContentAt = now;
+      this.observer?.tokenEvent(now, gap);
+      if (facts.content && f.firstContentAt === null) {
+        f.firstContentAt = now;
+        this.observer?.firstContent(now);
+      }
     }
   }
 }

@@ -146,9 +146,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     const code = String(r.code);
     cached(b.requests, `${stream} ${code} ${r.outcome}`, () => requests.labels(model, endpoint, stream, code, r.outcome)).inc();
     cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome)).observe(rec.e2eMs / 1000);
-    if (rec.ttftMs !== null) b.ttft.observe(rec.ttftMs / 1000);
-    if (rec.ttfcMs !== null) b.ttfc.observe(rec.ttfcMs / 1000);
-    for (const gap of rec.itlMs) b.itl.observe(gap / 1000);
+    // TTFT, time to first content, ITL and the completion tokens of token events were observed live
+    // (Exchange.observeTokenEvent); what is left is what only the end knows.
     if (rec.tpotMs !== null) b.tpot.observe(rec.tpotMs / 1000);
     if (rec.usage === null) return;
     if (rec.usage === 'estimated') b.estimated.inc();
@@ -158,7 +157,10 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     }
     if (rec.completionTokens !== null) {
       b.completionTokens.observe(rec.completionTokens);
-      b.completion.inc(rec.completionTokens);
+      // Counted live: one per token event. The rest of the reported usage now (an event may carry several
+      // tokens); a counter cannot go down, so a usage below the events counted leaves the events' count.
+      const rest = rec.completionTokens - rec.liveCompletionTokens;
+      if (rest > 0) b.completion.inc(rest);
     }
     if (rec.cachedTokens) b.cached.inc(rec.cachedTokens);
     if (rec.reasoningTokens) b.reasoning.inc(rec.reasoningTokens);

@@ -77,6 +77,23 @@ export class Exchange implements ActiveEntry {
     this.series.inFlight.inc();
   }
 
+  /**
+   * Live metering, as a stream's token events pass: TTFT (the first, `gapMs` null) or one ITL gap, and one
+   * completion token when tokens count for this request (the rest of the reported usage is added at the end).
+   */
+  observeTokenEvent(now: number, gapMs: number | null, countToken: boolean): void {
+    if (this.finished) return;
+    const s = this.series;
+    if (gapMs === null) s.ttft.observe((now - this.t0) / 1000);
+    else s.itl.observe(gapMs / 1000);
+    if (countToken) s.completion.inc(1);
+  }
+
+  /** Live metering: the first event with content (time to first content). */
+  observeFirstContent(now: number): void {
+    if (!this.finished) this.series.ttfc.observe((now - this.t0) / 1000);
+  }
+
   /** Ends the exchange from tokentap's side (shutdown grace over): recorded as stream_error. */
   abort(): void {
     this.cutOutcome = 'stream_error';

@@ -9,7 +9,7 @@ import type { IncomingHttpHeaders, ServerResponse } from 'node:http';
 import type { Dispatcher } from 'undici';
 import { JsonMeter } from '../meter/json-meter.js';
 import { buildRecord } from '../meter/record.js';
-import { StreamMeter } from '../meter/stream-meter.js';
+import { StreamMeter, type TokenObserver } from '../meter/stream-meter.js';
 import type { Outcome } from '../metrics/metrics.js';
 import { answerInternalError, sendJsonError } from './answer.js';
 import { clientWriter, plainWriter, type ClientWriter, type Flow } from './client-writer.js';
@@ -33,7 +33,7 @@ let usageRejectionReported = false;
 /** Status recorded when the client left before getting a response (nginx's convention). */
 export const CLIENT_CLOSED_REQUEST = 499;
 
-export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
+export class RelayHandler implements Dispatcher.DispatchHandler, Flow, TokenObserver {
   private controller: Dispatcher.DispatchController | null = null;
   private clientGone = false;
   /** tokentap failed itself (internal_error): everything after is ignored. */
@@ -83,6 +83,16 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     this.outgoing.destroy();
   }
 
+  /** TokenObserver: a token event passed (live metering). */
+  tokenEvent(now: number, gapMs: number | null): void {
+    this.exchange.observeTokenEvent(now, gapMs, this.countTokens);
+  }
+
+  /** TokenObserver: the first content event passed. */
+  firstContent(now: number): void {
+    this.exchange.observeFirstContent(now);
+  }
+
   /** Aborts the upstream request and cuts the client response (Exchange.abort). */
   cut(): void {
     this.abortUpstream();
@@ -119,7 +129,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow {
     const metered = exchange.endpoint !== 'other';
     const strip = this.injectedUsage && isSse && ok && readable;
     this.countTokens = metered && ok;
-    if (metered && isSse && readable) this.streamMeter = new StreamMeter({ stripUsageChunk: strip });
+    if (metered && isSse && readable) this.streamMeter = new StreamMeter({ stripUsageChunk: strip, observer: this });
     if (metered && !isSse && ok && readable) this.jsonMeter = new JsonMeter();
     if (isSse) exchange.stream = true;
 

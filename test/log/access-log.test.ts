@@ -12,7 +12,7 @@ const base: FinishedRequest = {
     ttftMs: 41.23456,
     ttfcMs: 41.23456,
     tpotMs: 10.4,
-    itlMs: [10, 11],
+    liveCompletionTokens: 4,
     e2eMs: 702.9001,
     promptTokens: 25,
     completionTokens: 64,

@@ -31,13 +31,18 @@ describe('StreamMeter timing (injected clock)', () => {
   const times = [5, 100, 130, 170, 220, 221, 222, 223];
 
   it('measures TTFT, TTFC, ITL and TPOT exactly from token events; role and empty chunks are not token events', () => {
-    const m = new StreamMeter({ stripUsageChunk: false });
+    const seen: string[] = [];
+    const m = new StreamMeter({
+      stripUsageChunk: false,
+      observer: { tokenEvent: (now, gap) => seen.push(`token ${now} ${gap}`), firstContent: (now) => seen.push(`content ${now}`) },
+    });
     feedEvents(m, CHAT_EVENTS, times);
     expect(m.facts.tokenEvents).toBe(4);
     expect(m.facts.firstTokenAt).toBe(100);
     expect(m.facts.firstContentAt).toBe(100);
     expect(m.facts.lastTokenAt).toBe(220);
-    expect(m.facts.itlMs).toEqual([30, 40, 50]);
+    // observed as they passed, each once: TTFT (no gap), then the ITL gaps 30, 40, 50
+    expect(seen).toEqual(['token 100 null', 'content 100', 'token 130 30', 'token 170 40', 'token 220 50']);
     expect(m.facts.sawDone).toBe(true);
     const rec = buildRecord({ t0: 0, endAt: 230, countTokens: true, stream: m.facts, bodyUsage: null });
     expect(rec).toMatchObject({
@@ -53,7 +58,8 @@ describe('StreamMeter timing (injected clock)', () => {
   });
 
   it('reasoning deltas start TTFT; content starts TTFC', () => {
-    const m = new StreamMeter({ stripUsageChunk: false });
+    const gaps: (number | null)[] = [];
+    const m = new StreamMeter({ stripUsageChunk: false, observer: { tokenEvent: (_now, gap) => gaps.push(gap), firstContent: () => {} } });
     const events = [
       chunk({ role: 'assistant', content: '' }),
       chunk({ reasoning_content: 'hmm' }),
@@ -65,7 +71,7 @@ describe('StreamMeter timing (injected clock)', () => {
     const rec = buildRecord({ t0: 0, endAt: 95, countTokens: true, stream: m.facts, bodyUsage: null });
     expect(rec.ttftMs).toBe(50);
     expect(rec.ttfcMs).toBe(90);
-    expect(rec.itlMs).toEqual([10, 30]);
+    expect(gaps).toEqual([null, 10, 30]);
     expect(rec.usage).toBe('estimated');
     expect(rec.completionTokens).toBe(3);
     expect(rec.tpotMs).toBe(20);
