@@ -5,6 +5,8 @@ import type { FinishedRequest } from '../metrics/metrics.js';
 export interface AccessLogEntry {
   ts: string;
   request_id: string;
+  /** The upstream's x-request-id (e.g. OpenAI's `req_…`), null when it sent none. */
+  upstream_request_id: string | null;
   method: string;
   model: string;
   endpoint: string;
@@ -41,6 +43,7 @@ export function accessLogEntry(requestId: string, method: string, r: FinishedReq
   return {
     ts,
     request_id: requestId,
+    upstream_request_id: r.upstreamRequestId ?? null,
     method,
     model: r.model,
     endpoint: r.endpoint,

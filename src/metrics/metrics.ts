@@ -25,6 +25,8 @@ export interface FinishedRequest {
   code: number;
   outcome: Outcome;
   record: MeterRecord;
+  /** The upstream's own x-request-id, when it sent one (the access log keeps it beside tokentap's). */
+  upstreamRequestId?: string | null;
 }
 
 const ME = ['model', 'endpoint'];

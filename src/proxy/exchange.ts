@@ -45,6 +45,8 @@ export class Exchange implements ActiveEntry {
   private series;
   /** Set by the edge: aborts the upstream request and cuts the client response. */
   cutter: { cut(): void } | null = null;
+  /** The upstream's own x-request-id, for the access log (acceptableRequestId's rules). */
+  upstreamRequestId: string | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
   /** Links of the active list (ActiveList). */
@@ -114,7 +116,7 @@ export class Exchange implements ActiveEntry {
     this.series.inFlight.dec();
     this.sinks.active.delete(this);
     try {
-      const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record };
+      const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record, upstreamRequestId: this.upstreamRequestId };
       this.sinks.metrics.record(finished, this.series);
       if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
     } catch (err) {

@@ -116,7 +116,7 @@ export interface ClientHeaderOptions {
   bodyRewritten: boolean;
 }
 
-/** Headers for the client's response, from the upstream's: hop-by-hop removed, x-request-id and SSE hints added. */
+/** Headers for the client's response, from the upstream's: hop-by-hop removed, x-request-id (when the upstream sent none) and SSE hints added. */
 export function clientResponseHeaders(upstream: IncomingHttpHeaders, opts: ClientHeaderOptions): OutgoingHttpHeaders {
   const listed = connectionTokens(upstream.connection);
   const out: OutgoingHttpHeaders = {};
@@ -126,7 +126,9 @@ export function clientResponseHeaders(upstream: IncomingHttpHeaders, opts: Clien
     if (opts.bodyRewritten && name === 'content-length') continue;
     out[name] = value;
   }
-  out['x-request-id'] = opts.requestId;
+  // The upstream's own id (OpenAI's `req_…`, which its support asks for) reaches the client unchanged;
+  // tokentap's when the upstream sends none.
+  if (out['x-request-id'] === undefined) out['x-request-id'] = opts.requestId;
   if (opts.isSse) {
     if (out['x-accel-buffering'] === undefined) out['x-accel-buffering'] = 'no';
     if (out['cache-control'] === undefined) out['cache-control'] = 'no-cache';

@@ -15,7 +15,7 @@ import { answerInternalError, sendJsonError } from './answer.js';
 import { clientWriter, plainWriter, type ClientWriter, type Flow } from './client-writer.js';
 import { idleTimeoutEvent } from './errors.js';
 import type { Exchange } from './exchange.js';
-import { clientResponseHeaders } from './headers.js';
+import { acceptableRequestId, clientResponseHeaders } from './headers.js';
 import { SendTimer } from './send-timer.js';
 import { classifyUpstreamError, isBodyTimeout } from './upstream.js';
 import { writeHeadKeepingValid } from './write-head.js';
@@ -120,6 +120,7 @@ export class RelayHandler implements Dispatcher.DispatchHandler, Flow, TokenObse
     this.started = true;
     this.status = status;
     exchange.answered(status);
+    exchange.upstreamRequestId = acceptableRequestId(headers['x-request-id']) ?? null;
     const contentType = String(headers['content-type'] ?? '');
     const encoding = headers['content-encoding'];
     const readable = encoding === undefined || encoding === 'identity';

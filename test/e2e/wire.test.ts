@@ -1,5 +1,8 @@
 /** Wire-level behaviour against scripted upstreams: exact bytes, no buffering, headers both ways. */
+import { mkdtempSync, readFileSync } from 'node:fs';
 import { request as httpRequest, type IncomingMessage, type ServerResponse } from 'node:http';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { RunningTokentap } from '../../src/server.js';
@@ -164,6 +167,21 @@ describe('headers', () => {
     expect(res.headers['x-request-id']).toMatch(/^[0-9a-f-]{36}$/);
     expect(up.requests[0].headers['x-request-id']).toBe(res.headers['x-request-id']);
     expect(up.requests[0].method).toBe('DELETE');
+  });
+
+  it("the upstream's own x-request-id reaches the client unchanged and is logged as upstream_request_id", async () => {
+    up = await startRawUpstream((_req, res) => {
+      res.writeHead(200, { 'content-type': 'application/json', 'x-request-id': 'req_0123abc' });
+      res.end('{"object":"list","data":[]}');
+    });
+    const dir = mkdtempSync(join(tmpdir(), 'tokentap-rid-'));
+    tap = await start(up.url, { access_log: join(dir, 'access.log') });
+    const res = await request(`${tap.proxyUrl}/v1/models`, { headers: { 'x-request-id': 'client-7' } });
+    await res.body.text();
+    expect(res.headers['x-request-id']).toBe('req_0123abc');
+    expect(up.requests[0].headers['x-request-id']).toBe('client-7'); // tokentap's id still goes upstream
+    await eventually(() => readFileSync(join(dir, 'access.log'), 'utf8').includes('req_0123abc'));
+    expect(JSON.parse(readFileSync(join(dir, 'access.log'), 'utf8'))).toMatchObject({ request_id: 'client-7', upstream_request_id: 'req_0123abc' });
   });
 });
 

@@ -30,9 +30,9 @@ describe('accessLogEntry', () => {
       [
         '8540cf7a-10b3-444f-a777-bcb3cb7fcc82',
         'POST',
-        base,
+        { ...base, upstreamRequestId: 'req_abc' },
         {
-          ts, request_id: '8540cf7a-10b3-444f-a777-bcb3cb7fcc82', method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct',
+          ts, request_id: '8540cf7a-10b3-444f-a777-bcb3cb7fcc82', upstream_request_id: 'req_abc', method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct',
           endpoint: 'chat_completions', stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235,
           tpot_ms: 10.4, e2e_ms: 702.9, prompt_tokens: 25, completion_tokens: 64, cached_tokens: null,
           reasoning_tokens: 0, usage: 'reported',
@@ -43,7 +43,7 @@ describe('accessLogEntry', () => {
         'GET',
         { ...base, model: 'modèle "x"\n\u0001', stream: false, code: 502, outcome: 'unreachable' },
         {
-          ts, request_id: 'client "id" \\ with quotes', method: 'GET', model: 'modèle "x"\n\u0001',
+          ts, request_id: 'client "id" \\ with quotes', upstream_request_id: null, method: 'GET', model: 'modèle "x"\n\u0001',
           endpoint: 'chat_completions', stream: false, status: 502, outcome: 'unreachable', ttft_ms: 41.235,
           ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 702.9, prompt_tokens: 25, completion_tokens: 64, cached_tokens: null,
           reasoning_tokens: 0, usage: 'reported',
@@ -54,7 +54,7 @@ describe('accessLogEntry', () => {
         'POST',
         { ...base, record: { ...base.record, ...nulls, e2eMs: 0.0004 } },
         {
-          ts, request_id: 'r', method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
+          ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
           stream: true, status: 200, outcome: 'ok', ttft_ms: null, ttfc_ms: null, tpot_ms: null, e2e_ms: 0,
           prompt_tokens: null, completion_tokens: null, cached_tokens: null, reasoning_tokens: null, usage: null,
         },
@@ -64,7 +64,7 @@ describe('accessLogEntry', () => {
         'POST',
         { ...base, record: { ...base.record, usage: 'estimated', e2eMs: 1e-7 } },
         {
-          ts, request_id: 'r', method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
+          ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
           stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 0,
           prompt_tokens: 25, completion_tokens: 64, cached_tokens: null, reasoning_tokens: 0, usage: 'estimated',
         },
