@@ -38,6 +38,12 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   /** The per-request metrics (Fast*): registered here for the cluster aggregation, exposed as text directly. */
   const fastRegister = new client.Registry();
   client.collectDefaultMetrics({ register, prefix: 'tokentap_' });
+  // prom-client names three of its gauges `*_total`, which `promtool check metrics` rejects (only counters
+  // may end in _total), and it has no option to leave single collectors out. Their per-type siblings stay
+  // (`tokentap_nodejs_active_handles{type}` etc.): sum() over them is the same total.
+  for (const name of ['active_handles_total', 'active_requests_total', 'active_resources_total']) {
+    register.removeSingleMetric(`tokentap_nodejs_${name}`);
+  }
   const fast: ExpositionParts[] = [];
   const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
     const h = new FastHistogram(name, help, labelNames, b, fastRegister);

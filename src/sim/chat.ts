@@ -3,9 +3,9 @@
  *  - stream: role chunk `{role: "assistant", content: ""}` sent with the
  *    headers at once; then (after ttft) reasoning deltas, then content or
  *    tool-call deltas, one token-bearing chunk per itl; the last one carries
- *    finish_reason (+ stop_reason: null); with include_usage every chunk has
- *    `usage: null` and a final `choices: []` chunk carries the usage; then
- *    `data: [DONE]`.
+ *    finish_reason (+ stop_reason: null); with include_usage a final
+ *    `choices: []` chunk carries the usage (the OpenAI flavor also ends every
+ *    chunk before it with `usage: null`); then `data: [DONE]`.
  *  - non-stream: a chat.completion object with usage, sent when the last
  *    token would have been generated.
  */
@@ -13,7 +13,7 @@ import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson, streamFlags } from './http.js';
 import { chunkObject, streamSlots, type ChunkEnvelope } from './choice-stream.js';
 import { EventWriter, holdNonStreaming } from './sse.js';
-import { SlotPlan, chatPromptTokens, planOutput, tokenText, toolArguments, usageInfo, type OutputPlan, type Slot } from './tokens.js';
+import { SlotPlan, chatPromptTokens, completionTokens as countCompletion, planOutput, tokenText, toolArguments, usageInfo, type OutputPlan, type Slot } from './tokens.js';
 
 interface ToolPlan {
   id: string;
@@ -41,7 +41,7 @@ function slotDelta(slot: Slot, tool: ToolPlan | undefined, reasoningField: strin
     case 'reasoning':
       return { [reasoningField]: slot.text };
     case 'tool-start':
-      return { tool_calls: [{ index: 0, id: tool!.id, type: 'function', function: { name: tool!.name, arguments: '' } }] };
+      return { tool_calls: [{ index: 0, id: tool!.id, type: 'function', function: { name: tool!.name, arguments: slot.text } }] };
     case 'tool-args':
       return { tool_calls: [{ index: 0, function: { arguments: slot.text } }] };
     default:
@@ -60,13 +60,13 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   if (!Array.isArray(messages) || messages.length === 0) {
     throw new BadRequest('messages: Field required (a non-empty list of messages)', 'messages');
   }
-  const flags = streamFlags(body);
+  const flags = streamFlags(body, ctx.ov.flavor);
   const requestMax = optionalLimit(body, 'max_completion_tokens', 'max_tokens');
   const promptTokens = chatPromptTokens(messages);
-  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true);
   const tool = planTool(body, ctx.ov.toolCall);
-  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, tool !== undefined);
-  const completionTokens = plan.contentTokens + plan.reasoningTokens;
+  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true, tool !== undefined);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
+  const completionTokens = countCompletion(plan);
   const finish = finishReason(plan, tool);
   const id = `chatcmpl-${hexId()}`;
   const created = nowSeconds();

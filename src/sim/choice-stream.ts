@@ -1,7 +1,8 @@
 /**
- * The streaming body Chat and Completions share, shaped like vLLM's: each chunk's envelope (`usage: null` on every
- * chunk with include_usage, running usage with continuous_usage_stats), one chunk per token slot with
- * finish_reason on the last, the in-band error fault, then the final `choices: []` usage chunk and `[DONE]`.
+ * The streaming body Chat and Completions share, shaped like vLLM's: each chunk's envelope (no usage member,
+ * running usage with continuous_usage_stats; in the OpenAI flavor `usage: null` last on every chunk with
+ * include_usage), one chunk per token slot with finish_reason on the last, the in-band error fault, then the
+ * final `choices: []` usage chunk and `[DONE]`.
  */
 import type { ReqCtx, StreamFlags } from './http.js';
 import { EventWriter, runSlots, writeInbandError } from './sse.js';
@@ -21,7 +22,7 @@ export function chunkObject(e: ChunkEnvelope, choices: unknown[], soFar: number)
   const c: Record<string, unknown> = { id: e.id, object: e.object, created: e.created, model: e.model, choices };
   if (e.flags.continuousUsage) {
     c.usage = { prompt_tokens: e.promptTokens, completion_tokens: soFar, total_tokens: e.promptTokens + soFar };
-  } else if (e.flags.includeUsage) c.usage = null;
+  } else if (e.flags.usageNull) c.usage = null; // after choices: OpenAI's chunks end with it
   return c;
 }
 

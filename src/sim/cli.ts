@@ -2,7 +2,7 @@
  * `tokentap sim [options]`: run the vLLM-compatible simulator.
  */
 import { parseArgs } from 'node:util';
-import { FAULT_NAMES, SIM_DEFAULTS, isFaultName, type FaultName, type SimOptions } from './options.js';
+import { FAULT_NAMES, SIM_DEFAULTS, SIM_FLAVORS, isFaultName, isFlavor, type FaultName, type SimOptions } from './options.js';
 import { startSimulator, type RunningSim } from './server.js';
 
 export const SIM_USAGE = `Usage: tokentap sim [options]
@@ -25,12 +25,15 @@ Options:
   --faults <list>            comma-separated faults the random picker uses
                              (default ${SIM_DEFAULTS.faults.join(',')}; all: ${FAULT_NAMES.join(',')})
   --seed <n>                 seed of the random fault picker (default ${SIM_DEFAULTS.seed})
+  --flavor <name>            streaming usage rules: ${SIM_FLAVORS.join(' | ')} (default ${SIM_DEFAULTS.flavor});
+                             openai: with include_usage every chunk ends with "usage":null,
+                             and stream_options {} asks for no usage (vllm: it does)
   -h, --help                 show this help
 
 Per-request overrides (request headers): x-sim-ttft-ms, x-sim-itl-ms,
 x-sim-output-tokens, x-sim-tokens-per-chunk, x-sim-reasoning-tokens,
 x-sim-cached-tokens, x-sim-tool-call: 1, x-sim-fault: <fault>,
-x-sim-fault-after: <token chunks> (default 2).
+x-sim-fault-after: <token chunks> (default 2), x-sim-flavor: vllm|openai.
 `;
 
 export interface SimCliIo {
@@ -66,6 +69,7 @@ export function parseSimArgs(argv: string[]): SimOptions | 'help' {
       'error-rate': { type: 'string' },
       faults: { type: 'string' },
       seed: { type: 'string' },
+      flavor: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -81,6 +85,8 @@ export function parseSimArgs(argv: string[]): SimOptions | 'help' {
   if (rf !== undefined && rf !== 'reasoning_content' && rf !== 'reasoning') {
     throw new Error('--reasoning-field must be reasoning_content or reasoning');
   }
+  const flavor = values.flavor;
+  if (flavor !== undefined && !isFlavor(flavor)) throw new Error(`--flavor must be ${SIM_FLAVORS.join(' or ')}`);
   return {
     host: values.host,
     port: num('port', values.port),
@@ -95,6 +101,7 @@ export function parseSimArgs(argv: string[]): SimOptions | 'help' {
     errorRate: num('error-rate', values['error-rate']),
     faults,
     seed: num('seed', values.seed),
+    flavor,
   };
 }
 
@@ -123,6 +130,7 @@ export async function runSimCli(argv: string[], io: SimCliIo = {}): Promise<Runn
     return exit(2);
   }
   const o = sim.options;
-  out(`tokentap sim: vLLM-compatible simulator listening on ${sim.url} (model ${o.model}, ttft ${o.ttftMs} ms, itl ${o.itlMs} ms)`);
+  const flavor = o.flavor === SIM_DEFAULTS.flavor ? '' : `, ${o.flavor} flavor`; // named only when it is not vLLM's
+  out(`tokentap sim: vLLM-compatible simulator listening on ${sim.url} (model ${o.model}, ttft ${o.ttftMs} ms, itl ${o.itlMs} ms${flavor})`);
   return sim;
 }

@@ -23,11 +23,11 @@ export async function handleCompletions(ctx: ReqCtx): Promise<void> {
   if (!validPrompt(body.prompt)) {
     throw new BadRequest('prompt: Field required (a string, list of strings or list of token ids)', 'prompt');
   }
-  const flags = streamFlags(body);
+  const flags = streamFlags(body, ctx.ov.flavor);
   const requestMax = optionalLimit(body, 'max_tokens');
   const promptTokens = textOrIdsTokens(body.prompt);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, false);
-  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, false);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
   const id = `cmpl-${hexId()}`;
   const created = nowSeconds();
   const model = requestModel(body, ctx.opts);

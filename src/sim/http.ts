@@ -5,7 +5,7 @@
 import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
-import type { RequestOverrides, ResolvedSimOptions } from './options.js';
+import type { RequestOverrides, ResolvedSimOptions, SimFlavor } from './options.js';
 
 export interface ReqCtx {
   id: number;
@@ -109,20 +109,33 @@ export function optionalLimit(body: Record<string, unknown>, ...names: string[])
 
 export interface StreamFlags {
   stream: boolean;
+  /** A final `choices: []` chunk carries the usage. */
   includeUsage: boolean;
+  /** Every chunk carries the usage so far (vLLM's continuous_usage_stats). */
   continuousUsage: boolean;
+  /** Every chunk before the usage chunk ends with `"usage": null` (OpenAI with include_usage). */
+  usageNull: boolean;
 }
 
-/** `stream` / `stream_options` as vLLM reads them (include_usage defaults to true once stream_options is given). */
-export function streamFlags(body: Record<string, unknown>): StreamFlags {
+/**
+ * `stream` / `stream_options` as the flavor reads them. vLLM's StreamOptions defaults include_usage to true, so
+ * `stream_options: {}` asks for usage there, and its chunks have no usage member (exclude_unset). OpenAI asks
+ * for usage only with `include_usage: true` and then ends every chunk with `"usage": null`; it has no
+ * continuous_usage_stats, so that member is ignored. An explicit `include_usage: null` is false for both.
+ */
+export function streamFlags(body: Record<string, unknown>, flavor: SimFlavor = 'vllm'): StreamFlags {
   const stream = body.stream === true;
   const so = body.stream_options;
   if (so !== undefined && so !== null) {
     if (typeof so !== 'object' || Array.isArray(so)) throw new BadRequest('stream_options must be an object', 'stream_options');
     if (!stream) throw new BadRequest('Stream options can only be defined when `stream=True`.', 'stream_options');
     const o = so as { include_usage?: unknown; continuous_usage_stats?: unknown };
+    if (flavor === 'openai') {
+      const includeUsage = o.include_usage === true;
+      return { stream, includeUsage, continuousUsage: false, usageNull: includeUsage };
+    }
     const includeUsage = o.include_usage === undefined || o.include_usage === true;
-    return { stream, includeUsage, continuousUsage: includeUsage && o.continuous_usage_stats === true };
+    return { stream, includeUsage, continuousUsage: includeUsage && o.continuous_usage_stats === true, usageNull: false };
   }
-  return { stream, includeUsage: false, continuousUsage: false };
+  return { stream, includeUsage: false, continuousUsage: false, usageNull: false };
 }

@@ -37,6 +37,18 @@ export const DEFAULT_RANDOM_FAULTS: readonly FaultName[] = [
 
 export type ReasoningField = 'reasoning_content' | 'reasoning';
 
+/**
+ * Whose streaming usage rules to follow. 'vllm': chunks carry no usage member (serialised with exclude_unset)
+ * and `stream_options: {}` asks for usage (include_usage defaults to true). 'openai': with include_usage every
+ * chunk ends with `"usage": null`, and only `include_usage: true` asks for usage. See streamFlags (http.ts).
+ */
+export const SIM_FLAVORS = ['vllm', 'openai'] as const;
+export type SimFlavor = (typeof SIM_FLAVORS)[number];
+
+export function isFlavor(s: string): s is SimFlavor {
+  return (SIM_FLAVORS as readonly string[]).includes(s);
+}
+
 export interface SimOptions {
   host?: string;
   /** 0 picks a free port. */
@@ -65,6 +77,8 @@ export interface SimOptions {
   maxModelLen?: number;
   /** Dimension of the deterministic embedding vectors. */
   embeddingDim?: number;
+  /** Streaming usage rules: 'vllm' (default) or 'openai'. */
+  flavor?: SimFlavor;
 }
 
 export type ResolvedSimOptions = Required<SimOptions>;
@@ -85,6 +99,7 @@ export const SIM_DEFAULTS: ResolvedSimOptions = {
   seed: 42,
   maxModelLen: 32768,
   embeddingDim: 8,
+  flavor: 'vllm',
 };
 
 function checkInt(name: string, v: number, min: number): number {
@@ -121,6 +136,7 @@ export function resolveSimOptions(opts: SimOptions = {}): ResolvedSimOptions {
   if (o.reasoningField !== 'reasoning_content' && o.reasoningField !== 'reasoning') {
     throw new RangeError(`sim option reasoningField must be 'reasoning_content' or 'reasoning'`);
   }
+  if (!isFlavor(o.flavor)) throw new RangeError(`sim option flavor must be one of ${SIM_FLAVORS.join(', ')}`);
   if (!Array.isArray(o.faults) || o.faults.some((f) => !isFaultName(f))) {
     throw new RangeError(`sim option faults must list fault names (${FAULT_NAMES.join(', ')})`);
   }
@@ -143,6 +159,8 @@ export interface RequestOverrides {
   fault: FaultName | undefined;
   /** x-sim-fault-after: token-bearing chunks sent before a stream fault fires. */
   faultAfter: number;
+  /** x-sim-flavor, else the configured flavor. */
+  flavor: SimFlavor;
 }
 
 export const SIM_HEADERS = {
@@ -155,6 +173,7 @@ export const SIM_HEADERS = {
   toolCall: 'x-sim-tool-call',
   fault: 'x-sim-fault',
   faultAfter: 'x-sim-fault-after',
+  flavor: 'x-sim-flavor',
 } as const;
 
 export const DEFAULT_FAULT_AFTER = 2;
@@ -196,6 +215,10 @@ export function readOverrides(headers: IncomingHttpHeaders, opts: ResolvedSimOpt
     fault = faultRaw;
   }
   const tool = header(headers, h.toolCall);
+  const flavor = header(headers, h.flavor);
+  if (flavor !== undefined && flavor !== '' && !isFlavor(flavor)) {
+    throw new OverrideError(`invalid ${h.flavor} header: expected one of ${SIM_FLAVORS.join(', ')}`, h.flavor);
+  }
   return {
     ttftMs: numHeader(headers, h.ttftMs, 0, false) ?? opts.ttftMs,
     itlMs: numHeader(headers, h.itlMs, 0, false) ?? opts.itlMs,
@@ -206,6 +229,7 @@ export function readOverrides(headers: IncomingHttpHeaders, opts: ResolvedSimOpt
     toolCall: tool === '1' || tool === 'true',
     fault,
     faultAfter: numHeader(headers, h.faultAfter, 0, true) ?? DEFAULT_FAULT_AFTER,
+    flavor: flavor === undefined || flavor === '' ? opts.flavor : flavor,
   };
 }
 

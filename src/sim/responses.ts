@@ -18,7 +18,7 @@
 import type { ReqCtx } from './http.js';
 import { BadRequest, asObject, hexId, nowSeconds, optionalLimit, requestModel, sendJson } from './http.js';
 import { EventWriter, INBAND_ERROR_MESSAGE, holdNonStreaming, runSlots } from './sse.js';
-import { SlotPlan, planOutput, responsesPromptTokens, tokenText, toolArguments, type Slot } from './tokens.js';
+import { SlotPlan, completionTokens, planOutput, responsesPromptTokens, tokenText, toolArguments, type Slot } from './tokens.js';
 
 type Kind = 'reasoning' | 'text' | 'tool';
 interface Tool {
@@ -47,14 +47,14 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
   if (typeof input !== 'string' && !Array.isArray(input)) throw new BadRequest('input: Field required', 'input');
   const requestMax = optionalLimit(body, 'max_output_tokens');
   const promptTokens = responsesPromptTokens(input, body.instructions);
-  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true);
   const tool = planTool(body, ctx.ov.toolCall);
-  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk, tool !== undefined);
+  const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true, tool !== undefined);
+  const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
   const model = requestModel(body, ctx.opts);
   const createdAt = nowSeconds();
   const respId = `resp_${hexId()}`;
   const ids: Record<Kind, string> = { reasoning: `rs_${hexId()}`, text: `msg_${hexId()}`, tool: tool?.itemId ?? '' };
-  const outputTokens = plan.contentTokens + plan.reasoningTokens;
+  const outputTokens = completionTokens(plan);
   const status = plan.finishReason === 'length' ? 'incomplete' : 'completed';
   const usage = {
     input_tokens: promptTokens,
@@ -172,8 +172,9 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
         current = kind;
         list.push(...openItem(kind));
       }
-      // The function_call item's first slot only announces the call (output_item.added).
-      if (s.kind !== 'tool-start') list.push(deltaEvent(s));
+      // The function_call item's first slot announces the call (output_item.added); it has a delta only
+      // when there are no argument words to follow (the whole `{"text": ""}`).
+      if (s.kind !== 'tool-start' || s.text !== '') list.push(deltaEvent(s));
       return emitAll(list);
     },
     async () => {

@@ -98,10 +98,19 @@ export function chunkRange(k: number, total: number, perChunk: number): [number,
   return [k * perChunk, Math.min(total, (k + 1) * perChunk)];
 }
 
+/**
+ * Tokens of a tool call's first chunk (its id and function name, `arguments: ""`). Every event vLLM streams
+ * carries at least one generated token, so usage counts this chunk too: otherwise TPOT = span / (tokens − 1)
+ * would divide the gaps of N + 1 events by N − 1 instead of N.
+ */
+export const TOOL_NAME_TOKENS = 1;
+
 export interface OutputPlan {
   /** Content tokens (or tool-call argument tokens). */
   contentTokens: number;
   reasoningTokens: number;
+  /** TOOL_NAME_TOKENS for a tool call, else 0. */
+  toolNameTokens: number;
   /** 'length' when the request's max-token limit cut the output, else 'stop'. */
   finishReason: 'stop' | 'length';
   cachedTokens: number;
@@ -112,8 +121,9 @@ export interface OutputPlan {
  * else (no request limit) the configured `outputTokens`, else unbounded. With a
  * request limit M (max_tokens / max_completion_tokens / max_output_tokens) the
  * content is min(natural, M) and finish_reason is 'length' iff it equals M;
- * without a limit finish_reason is 'stop'. Reasoning tokens come on top and
- * are not capped. completion_tokens = content + reasoning.
+ * without a limit finish_reason is 'stop'. A tool call's name token comes
+ * first and takes one of the M (the arguments get at most M − 1). Reasoning
+ * tokens come on top and are not capped. completion_tokens = completionTokens().
  */
 export function planOutput(
   requestMax: number | undefined,
@@ -121,15 +131,24 @@ export function planOutput(
   defaultOutputTokens: number,
   promptTokens: number,
   withReasoning: boolean,
+  toolCall = false,
 ): OutputPlan {
-  const natural = ov.outputTokens ?? (requestMax === undefined ? defaultOutputTokens : Infinity);
-  const contentTokens = requestMax === undefined ? natural : Math.min(natural, requestMax);
+  const toolNameTokens = toolCall ? TOOL_NAME_TOKENS : 0;
+  const room = requestMax === undefined ? undefined : requestMax - toolNameTokens;
+  const natural = ov.outputTokens ?? (room === undefined ? defaultOutputTokens : Infinity);
+  const contentTokens = room === undefined ? natural : Math.min(natural, room);
   return {
     contentTokens,
     reasoningTokens: withReasoning ? ov.reasoningTokens : 0,
-    finishReason: requestMax !== undefined && contentTokens === requestMax ? 'length' : 'stop',
+    toolNameTokens,
+    finishReason: room !== undefined && contentTokens === room ? 'length' : 'stop',
     cachedTokens: Math.min(ov.cachedTokens, promptTokens),
   };
+}
+
+/** usage.completion_tokens: content (or tool arguments) + reasoning + the tool call's name. */
+export function completionTokens(plan: OutputPlan): number {
+  return plan.contentTokens + plan.reasoningTokens + plan.toolNameTokens;
 }
 
 /** Deterministic token id of a word (used by /tokenize). */
@@ -155,7 +174,7 @@ export type SlotKind = 'reasoning' | 'text' | 'tool-start' | 'tool-args';
 
 export interface Slot {
   kind: SlotKind;
-  /** Delta text (reasoning / content / arguments piece; '' for tool-start). */
+  /** Delta text (reasoning / content / arguments piece; for tool-start the arguments sent with the name). */
   text: string;
   /** Tokens this slot carries. */
   tokens: number;
@@ -164,23 +183,26 @@ export interface Slot {
 /**
  * The token-bearing chunks ("slots") of one response, computed lazily so huge
  * outputs cost nothing up front: reasoning chunks first, then either content
- * chunks or a tool call (one announcing slot with the function name, then
- * argument pieces forming `{"text": "<words>"}`). A response with no tokens at
- * all has one empty content slot.
+ * chunks or a tool call (one announcing slot with the function name, carrying
+ * its token, then argument pieces forming `{"text": "<words>"}`; with no
+ * argument words the name slot carries the whole `{"text": ""}`, so no slot of
+ * a tool call is without a token). A response with no tokens at all has one
+ * empty content slot.
  */
 export class SlotPlan {
   readonly count: number;
+  readonly tool: boolean;
   private readonly reasoningChunks: number;
   private readonly contentChunks: number;
 
   constructor(
     private readonly plan: OutputPlan,
     private readonly perChunk: number,
-    readonly tool: boolean,
   ) {
+    this.tool = plan.toolNameTokens > 0;
     this.reasoningChunks = chunkCount(plan.reasoningTokens, perChunk);
     this.contentChunks = chunkCount(plan.contentTokens, perChunk);
-    const after = tool ? 1 + Math.max(1, this.contentChunks) : this.contentChunks;
+    const after = this.tool ? 1 + this.contentChunks : this.contentChunks;
     this.count = Math.max(1, this.reasoningChunks + after);
   }
 
@@ -196,9 +218,8 @@ export class SlotPlan {
       const [a, b] = chunkRange(j, plan.contentTokens, perChunk);
       return { kind: 'text', text: tokenText('content', a, b), tokens: b - a };
     }
-    if (j === 0) return { kind: 'tool-start', text: '', tokens: 0 };
+    if (j === 0) return { kind: 'tool-start', text: this.contentChunks === 0 ? toolArguments(0) : '', tokens: plan.toolNameTokens };
     const i = j - 1;
-    if (this.contentChunks === 0) return { kind: 'tool-args', text: '{"text": ""}', tokens: 0 };
     const [a, b] = chunkRange(i, plan.contentTokens, perChunk);
     let text = tokenText('content', a, b);
     if (i === 0) text = '{"text": "' + text;

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs, runSimCli, SIM_USAGE } from '../../src/sim/cli.js';
-import { CHAT_PATH, postJson } from './helpers.js';
+import { CHAT_PATH, postJson, postSse } from './helpers.js';
 
 class Exit extends Error {
   constructor(readonly code: number) {
@@ -22,14 +22,18 @@ describe('tokentap sim CLI', () => {
         '--port', '9000', '--host', '0.0.0.0', '--model', 'x/y', '--ttft-ms', '120', '--itl-ms', '7.5',
         '--output-tokens', '64', '--tokens-per-chunk', '4', '--reasoning-tokens', '8', '--error-rate', '0.25',
         '--seed', '3', '--faults', 'die,stall', '--reasoning-field', 'reasoning', '--cached-tokens', '5',
+        '--flavor', 'openai',
       ]),
     ).toEqual({
       host: '0.0.0.0', port: 9000, model: 'x/y', ttftMs: 120, itlMs: 7.5, outputTokens: 64, tokensPerChunk: 4,
       reasoningTokens: 8, reasoningField: 'reasoning', cachedTokens: 5, errorRate: 0.25, faults: ['die', 'stall'], seed: 3,
+      flavor: 'openai',
     });
     expect(parseSimArgs(['-h'])).toBe('help');
     expect(() => parseSimArgs(['--ttft-ms', 'soon'])).toThrow(/ttft-ms/);
     expect(() => parseSimArgs(['--faults', 'boom'])).toThrow(/boom/);
+    expect(() => parseSimArgs(['--flavor', 'anthropic'])).toThrow(/--flavor must be vllm or openai/);
+    expect(SIM_USAGE).toMatch(/--flavor <name> +streaming usage rules: vllm \| openai \(default vllm\)/);
     expect(() => parseSimArgs(['--bogus'])).toThrow();
   });
 
@@ -43,6 +47,20 @@ describe('tokentap sim CLI', () => {
       const r = await postJson(sim.url + CHAT_PATH, { model: 'm', messages: [{ role: 'user', content: 'x' }] });
       expect(r.json.usage.completion_tokens).toBe(2);
       expect(err).toEqual([]);
+    } finally {
+      await sim.close();
+    }
+  });
+
+  it('--flavor openai: named in the listening line, and every chunk carries usage:null with include_usage', async () => {
+    const out: string[] = [];
+    const sim = await runSimCli(['--port', '0', '--ttft-ms', '1', '--itl-ms', '0', '--output-tokens', '2', '--flavor', 'openai'], io(out, []));
+    try {
+      expect(out[0]).toMatch(/\(model .*, ttft 1 ms, itl 0 ms, openai flavor\)$/);
+      const s = await postSse(sim.url + CHAT_PATH, { model: 'm', messages: [{ role: 'user', content: 'x' }], stream: true, stream_options: { include_usage: true } });
+      const chunks = s.events.filter((e) => e.json?.choices?.length).map((e) => e.json);
+      expect(chunks).toHaveLength(3);
+      for (const c of chunks) expect(Object.keys(c).at(-1)).toBe('usage');
     } finally {
       await sim.close();
     }

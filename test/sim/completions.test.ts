@@ -52,8 +52,8 @@ describe('completions', () => {
     expect(chunks).toHaveLength(3);
     expect(chunks[0].choices).toEqual([{ index: 0, text: 'lorem ipsum dolor', logprobs: null, finish_reason: null, stop_reason: null }]);
     expect(chunks[1].choices).toEqual([{ index: 0, text: ' sit', logprobs: null, finish_reason: 'stop', stop_reason: null }]);
-    expect(chunks[0].usage).toBeNull();
-    expect(chunks[1].usage).toBeNull();
+    expect(chunks[0]).not.toHaveProperty('usage');
+    expect(chunks[1]).not.toHaveProperty('usage');
     expect(chunks[2]).toMatchObject({ object: 'text_completion', choices: [], usage: { prompt_tokens: 1, total_tokens: 5, completion_tokens: 4 } });
     expect(s.raw.endsWith('data: [DONE]\n\n')).toBe(true);
 
