@@ -46,18 +46,20 @@ export interface StreamFacts {
 export const MAX_EVENT_BYTES = 256 * 1024;
 
 /**
- * With include_usage on, the OpenAI API ends every chunk with `"usage":null` (vLLM does not). When tokentap
- * turned usage on, that member is its doing: strip mode removes exactly these bytes from each event that ends
- * with them (`…,"usage":null}` then the blank line), so the client sees the chunks it would have seen.
+ * With include_usage on, the OpenAI API puts `"usage":null` on every chunk (`…,"usage":null}`, or followed by
+ * `"obfuscation"`); vLLM does not. When tokentap turned usage on, that member is its doing: strip mode removes
+ * exactly these bytes, so the client sees the chunks it would have seen. The bytes `,"usage":null` followed by
+ * `}` or `,` can only be a member (inside a JSON string the quotes would be escaped); one search per event,
+ * backwards from its end, in strip mode only.
  */
 const USAGE_NULL_MEMBER = Buffer.from(',"usage":null');
-const USAGE_NULL_TAIL = Buffer.from(',"usage":null}\n\n');
 
-/** Where the `,"usage":null` member of the event at [start, end) begins, or -1 (the event does not end with it). */
+/** Where the last `,"usage":null` member of the event at [start, end) begins, or -1. */
 function usageNullAt(buf: Buffer, start: number, end: number): number {
-  const at = end - USAGE_NULL_TAIL.length;
-  if (at < start || buf[end - 3] !== 0x7d /* } */ || buf[at + 8] !== 0x3a /* : */) return -1;
-  return buf.compare(USAGE_NULL_TAIL, 0, USAGE_NULL_TAIL.length, at, end) === 0 ? at : -1;
+  const at = buf.lastIndexOf(USAGE_NULL_MEMBER, end - USAGE_NULL_MEMBER.length - 1);
+  if (at < start) return -1;
+  const next = buf[at + USAGE_NULL_MEMBER.length];
+  return next === 0x7d /* } */ || next === 0x2c /* , */ ? at : -1;
 }
 
 const EMPTY = new Uint8Array(0);
@@ -157,19 +159,13 @@ export class StreamMeter {
           if (start > keptFrom) kept.push(buf.subarray(keptFrom, start));
           keptFrom = end;
         } else if (this.held.length > 0) {
-          // the head of this event came in earlier chunks (only the first event here)
-          if (end - start >= USAGE_NULL_TAIL.length) {
-            kept = [...this.held];
-            const cut = usageNullAt(buf, start, end);
-            if (cut >= 0) {
-              kept.push(buf.subarray(0, cut));
-              keptFrom = cut + USAGE_NULL_MEMBER.length;
-            }
-          } else {
-            const whole = Buffer.concat([...this.held, buf.subarray(start, end)]); // the tail itself is split: rare
-            const cut = usageNullAt(whole, 0, whole.length);
-            kept = cut < 0 ? [...this.held] : [whole.subarray(0, cut), whole.subarray(cut + USAGE_NULL_MEMBER.length)];
-            if (cut >= 0) keptFrom = end;
+          // the head of this event came in earlier chunks (only the first event here): look at it whole
+          const whole = Buffer.concat([...this.held, buf.subarray(start, end)]);
+          const cut = usageNullAt(whole, 0, whole.length);
+          if (cut < 0) kept = [...this.held];
+          else {
+            kept = [whole.subarray(0, cut), whole.subarray(cut + USAGE_NULL_MEMBER.length)];
+            keptFrom = end;
           }
         } else {
           const cut = usageNullAt(buf, start, end);

@@ -44,11 +44,19 @@ describe('strip mode removes the "usage":null member tokentap caused', () => {
     expect(run(false, bytes, [100]).text).toBe(STREAM_WITH.join(''));
   });
 
-  it('a "usage":null that is not the last member, or CRLF framing, is left as it is', () => {
-    const other = [
-      `data: {"id":"c","usage":null,"choices":[{"index":0,"delta":{"content":"a"}}]}\n\n`,
+  it('OpenAI\'s real shape (usage then obfuscation), CRLF framing, usage elsewhere at the top: each member removed', () => {
+    const sent = [
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"usage":null,"obfuscation":"x,\\"usage\\":null}"}\n\n`,
       `data: {"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"usage":null}\r\n\r\n`,
-    ].join('');
-    expect(run(true, Buffer.from(other), []).text).toBe(other);
+      `data: {"id":"c","usage":null,"choices":[{"index":0,"delta":{"content":"\\"usage\\":null}"}}]}\n\n`,
+    ];
+    const want = [
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"a"}}],"obfuscation":"x,\\"usage\\":null}"}\n\n`,
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"a"}}]}\r\n\r\n`,
+      `data: {"id":"c","choices":[{"index":0,"delta":{"content":"\\"usage\\":null}"}}]}\n\n`,
+    ];
+    const bytes = Buffer.from(sent.join(''));
+    for (let cut = 1; cut < bytes.length; cut += 7) expect(run(true, bytes, [cut]).text).toBe(want.join(''));
+    expect(run(false, bytes, []).text).toBe(sent.join('')); // not injected: untouched
   });
 });

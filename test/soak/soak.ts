@@ -6,7 +6,7 @@
  * request pipelined behind a stream) and hostile upstream answers (an endless SSE event, 103 Early Hints,
  * impossible usage) from a front that stands before the simulator (hostile.ts). Then it checks:
  * requests sent == sum of tokentap_requests_total; in-flight 0; tokentap's open sockets back to baseline;
- * RSS growth under steady load (peak of the last fifth of the run minus peak of the first fifth) below a bound. Prints one summary line; exit status 1 when a check fails.
+ * RSS growth under steady load (peak of the last fifth of the run minus peak of the second fifth) below a bound. Prints one summary line; exit status 1 when a check fails.
  * Run after `npm run build` (it drives dist/).
  *
  * The RSS bound (default 96 MB of growth between the first and last fifth of a 1-minute run at 300 streams) is
@@ -118,8 +118,10 @@ async function worker(until: number): Promise<void> {
   while (Date.now() < until) await one();
 }
 
-// Baselines: sockets before any traffic; RSS as the peak while the load warms up (the first fifth of the run, at
-// full concurrency), compared with the peak over the last fifth: steady load must not keep growing memory.
+// Baselines: sockets before any traffic; RSS as the peak over the second fifth of the run, once the load has
+// warmed up, compared with the peak over the last fifth: steady load must not keep growing memory. (Not the
+// first fifth: with the hostile mix, memory is still rising through it — measured per fifth 197, 270, 279,
+// 279, 283 MB — and a first-fifth baseline put a flat run at 85–90 MB of "growth" against the 96 MB bound.)
 const baseSockets = sockets();
 const runMs = minutes * 60_000;
 const start = Date.now();
@@ -128,7 +130,7 @@ const sampler = setInterval(() => rssSamples.push({ at: Date.now() - start, mb: 
 await Promise.all(Array.from({ length: concurrency }, () => worker(start + runMs)));
 clearInterval(sampler);
 const peak = (from: number, to: number) => Math.max(...rssSamples.filter((s) => s.at >= from && s.at <= to).map((s) => s.mb));
-const baseRss = peak(0, runMs * 0.2);
+const baseRss = peak(runMs * 0.2, runMs * 0.4);
 const loadEndRss = peak(runMs * 0.8, runMs);
 
 // Drain: everything recorded, nothing in flight, idle keep-alive sockets closed by their timeouts.
