@@ -1,7 +1,8 @@
-/** Shared by the deploy tests: repository paths, required binaries, PromQL extraction from the dashboard and rules. */
-import { execFileSync, spawnSync } from 'node:child_process';
-import { readFileSync } from 'node:fs';
+/** Shared by the deploy tests: repository paths, external binaries (skipped when missing unless CI=true), PromQL extraction from the dashboard and rules. */
+import { execFileSync } from 'node:child_process';
+import { accessSync, constants, readFileSync, statSync } from 'node:fs';
 import { createServer } from 'node:net';
+import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
 
@@ -18,22 +19,65 @@ export const DEBIAN_PACKAGE: Record<string, string> = {
   'docker-compose': 'docker-compose',
 };
 
-/** Throws a clear error naming the binary and its package when it is not on PATH; never skips. */
-export function requireBinary(name: string): string {
-  const found = spawnSync('sh', ['-c', `command -v ${name}`], { encoding: 'utf8' });
-  const path = found.stdout.trim();
-  if (found.status !== 0 || path === '') {
-    const pkg = DEBIAN_PACKAGE[name] ?? name;
-    throw new Error(`required binary "${name}" is not on PATH: install it with \`apt-get install -y ${pkg}\` (Debian package ${pkg})`);
+/** `CI` set to anything but "", "0" or "false": the tools are required (.ci/run exports CI=true). */
+export function toolsRequired(env: NodeJS.ProcessEnv = process.env): boolean {
+  const ci = (env.CI ?? '').trim().toLowerCase();
+  return ci !== '' && ci !== '0' && ci !== 'false';
+}
+
+/** The executable `name` on `env.PATH` (as a shell would find it), or undefined. No shell is run. */
+export function findBinary(name: string, env: NodeJS.ProcessEnv = process.env): string | undefined {
+  for (const dir of (env.PATH ?? '').split(delimiter)) {
+    const candidate = join(dir || '.', name);
+    try {
+      if (statSync(candidate).isFile()) {
+        accessSync(candidate, constants.X_OK);
+        return candidate;
+      }
+    } catch {
+      // not there, or not executable: the next directory
+    }
   }
+  return undefined;
+}
+
+/** The line that says which binary is missing and how to get it. */
+export function missingBinaryMessage(name: string): string {
+  const pkg = DEBIAN_PACKAGE[name] ?? name;
+  return `${name} is not on PATH (Debian package ${pkg}: apt-get install -y ${pkg})`;
+}
+
+/** The binary's path; throws naming the binary and its Debian package when it is not on PATH. */
+export function requireBinary(name: string): string {
+  const path = findBinary(name);
+  if (!path) throw new Error(`required binary ${missingBinaryMessage(name)}`);
   return path;
+}
+
+const announced = new Set<string>();
+
+/**
+ * Whether the tests that run `names` must be skipped: some binary is missing and CI does not require it.
+ * Prints one line per missing binary (once per test file) naming it and its Debian package. Under CI=true
+ * nothing is skipped: the tests run and fail through requireBinary's error, which names the package too.
+ * Use: `describe.skipIf(skipWithout('amtool'))(…)`.
+ */
+export function skipWithout(...names: string[]): boolean {
+  const missing = names.filter((n) => !findBinary(n));
+  if (missing.length === 0 || toolsRequired()) return false;
+  for (const n of missing) {
+    if (announced.has(n)) continue;
+    announced.add(n);
+    console.warn(`skipping the tests that run ${missingBinaryMessage(n)}; under CI=true they fail instead`);
+  }
+  return true;
 }
 
 /** Runs a binary; resolves with its combined output, or throws with that output when it exits non-zero. */
 export function run(bin: string, args: string[], cwd = REPO): string {
-  requireBinary(bin);
+  const path = requireBinary(bin);
   try {
-    return execFileSync(bin, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
+    return execFileSync(path, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'], timeout: 60_000 });
   } catch (e) {
     const err = e as { status?: number; stdout?: string; stderr?: string };
     throw new Error(`\`${bin} ${args.join(' ')}\` exited ${err.status}:\n${err.stdout ?? ''}${err.stderr ?? ''}`);
