@@ -24,8 +24,17 @@ export interface RunningTokentap {
   metrics: Metrics;
   /** Requests not finished yet. */
   active: ActiveList<Exchange>;
-  /** Stops accepting, lets in-flight requests finish up to shutdown_grace, aborts the rest, closes everything. */
-  close(): Promise<void>;
+  /**
+   * Stops accepting, lets in-flight requests finish up to shutdown_grace, aborts the rest (recorded as
+   * stream_error), flushes the access log, closes everything. `{ now: true }`: abort at once, also while an
+   * earlier close() is still waiting out the grace (a second Ctrl-C); every call returns the same promise.
+   */
+  close(options?: CloseOptions): Promise<void>;
+}
+
+export interface CloseOptions {
+  /** Do not wait for in-flight requests: cut them now. */
+  now?: boolean;
 }
 
 function listen(server: Server, port: number, host: string): Promise<string> {
@@ -108,12 +117,24 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   const metricsUrl = metricsServer?.url ?? '';
 
   let closing: Promise<void> | null = null;
-  const close = () =>
-    (closing ??= (async () => {
+  // close({ now: true }) ends the grace wait at once, also one already under way.
+  let cutting = false;
+  let cutNow = () => {};
+  const cut = new Promise<void>((resolve) => (cutNow = resolve));
+  const close = ({ now = false }: CloseOptions = {}) => {
+    if (now) {
+      cutting = true;
+      cutNow();
+    }
+    return (closing ??= (async () => {
       const proxyClosed = new Promise<void>((resolve) => proxyServer.close(() => resolve()));
       proxyServer.closeIdleConnections();
       const deadline = Date.now() + config.shutdown_grace;
-      while (active.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+      while (active.size > 0 && !cutting && Date.now() < deadline) {
+        let timer: NodeJS.Timeout | undefined;
+        await Promise.race([cut, new Promise((r) => (timer = setTimeout(r, Math.min(50, Math.max(1, deadline - Date.now())))))]);
+        clearTimeout(timer);
+      }
       for (const exchange of active.toArray()) exchange.abort();
       proxyServer.closeAllConnections();
       await proxyClosed;
@@ -121,6 +142,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
       await log.close();
       await metricsServer?.close();
     })());
+  };
 
   return { proxyUrl, metricsUrl, config, metrics, active, close };
 }

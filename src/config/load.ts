@@ -14,6 +14,51 @@ export class ConfigError extends Error {
 
 type Raw = Record<string, unknown>;
 
+/** The TOKENTAP_* variables tokentap reads: one per ENV_FIELDS field, TOKENTAP_CONFIG, and TOKENTAP_LOG (an alias). */
+export const KNOWN_ENV: readonly string[] = [...ENV_FIELDS.map((f) => `TOKENTAP_${f.toUpperCase()}`), 'TOKENTAP_CONFIG', 'TOKENTAP_LOG'];
+
+/**
+ * TOKENTAP_* names tokentap's own tooling sets for itself, which the proxy inherits and ignores: the
+ * overhead benchmark's TOKENTAP_BENCH_NODE_FLAGS (src/bench/overhead/procs.ts) and any other TOKENTAP_BENCH_*.
+ */
+export const TOOLING_ENV_PREFIXES: readonly string[] = ['TOKENTAP_BENCH_'];
+
+/** Levenshtein distance (names are short: the O(n·m) table is nothing). */
+export function editDistance(a: string, b: string): number {
+  let prev = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const cur = [i];
+    for (let j = 1; j <= b.length; j++) {
+      cur[j] = Math.min(prev[j] + 1, cur[j - 1] + 1, prev[j - 1] + (a[i - 1] === b[j - 1] ? 0 : 1));
+    }
+    prev = cur;
+  }
+  return prev[b.length];
+}
+
+/** The candidate nearest to `name` by edit distance (the first of equals, in the candidates' order). */
+export function closest(name: string, candidates: readonly string[]): string | undefined {
+  let best: string | undefined;
+  let bestDistance = Infinity;
+  for (const c of candidates) {
+    const d = editDistance(name, c);
+    if (d < bestDistance) [best, bestDistance] = [c, d];
+  }
+  return best;
+}
+
+/**
+ * TOKENTAP_* variables set (non-empty) that tokentap does not read, each with the closest known name: a
+ * misspelled TOKENTAP_UPSTRAEM is an error, not a setting silently left at its default.
+ */
+export function unknownEnvIssues(env: NodeJS.ProcessEnv): string[] {
+  return Object.keys(env)
+    .filter((name) => name.startsWith('TOKENTAP_') && env[name] !== undefined && env[name] !== '')
+    .filter((name) => !KNOWN_ENV.includes(name) && !TOOLING_ENV_PREFIXES.some((p) => name.startsWith(p)))
+    .sort()
+    .map((name) => `unknown environment variable ${name} (did you mean ${closest(name, KNOWN_ENV)}?)`);
+}
+
 /** Reads TOKENTAP_<FIELD> variables (TOKENTAP_LOG is an alias of TOKENTAP_ACCESS_LOG). */
 export function configFromEnv(env: NodeJS.ProcessEnv): Raw {
   const out: Raw = {};
@@ -46,34 +91,56 @@ export function configFromFile(path: string): Raw {
 /** Never echo secrets: values of these fields are replaced in messages. */
 const SECRET_FIELDS = new Set(['metrics_token']);
 
-/** Validates a merged raw object; errors name the field and never print secret values. */
-export function validateConfig(raw: Raw): Config {
+/** The field names a (nested) config object accepts, for "did you mean" hints. */
+function knownFields(parent: string[]): string[] {
+  let schema: unknown = configSchema;
+  for (const key of parent) {
+    let s = schema as { entries?: Record<string, unknown>; wrapped?: unknown };
+    while (s.entries === undefined && s.wrapped !== undefined) s = s.wrapped as typeof s; // through optional()
+    schema = s.entries?.[key];
+    if (schema === undefined) return [];
+  }
+  let s = schema as { entries?: Record<string, unknown>; wrapped?: unknown };
+  while (s.entries === undefined && s.wrapped !== undefined) s = s.wrapped as typeof s;
+  return Object.keys(s.entries ?? {});
+}
+
+/**
+ * Validates a merged raw object; errors name the field and never print secret values. `extra`: issues found
+ * outside the object (unknown environment variables), reported in the same message.
+ */
+export function validateConfig(raw: Raw, extra: string[] = []): Config {
   const result = v.safeParse(configSchema, raw);
-  if (result.success) return result.output;
-  const lines = result.issues.map((issue) => {
+  if (result.success && extra.length === 0) return result.output;
+  const lines = (result.issues ?? []).map((issue) => {
     const path = (issue.path ?? []).map((item) => String(item.key));
     const field = path.join('.') || '(top level)';
-    if (issue.type === 'strict_object') return `unknown field ${field}`;
+    if (issue.type === 'strict_object') {
+      const hint = closest(path[path.length - 1] ?? '', knownFields(path.slice(0, -1)));
+      return `unknown field ${field}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`;
+    }
     // valibot's messages quote the value received; a secret's value is never printed
     const message = SECRET_FIELDS.has(path[0]) ? issue.message.replace(/received .*$/, 'received ***') : issue.message;
     return `${field}: ${message}`;
   });
-  throw new ConfigError(`invalid config:\n  ${lines.join('\n  ')}`);
+  throw new ConfigError(`invalid config:\n  ${[...extra, ...lines].join('\n  ')}`);
 }
 
 export interface LoadOptions {
   file?: string;
   env?: NodeJS.ProcessEnv;
   flags?: Raw;
+  /** Defaults of this run, below the file (e.g. `--demo`'s shorter upstream timeouts); the schema's below them. */
+  defaults?: Raw;
 }
 
-/** flags > env > file > defaults; `buckets` merges per key. */
-export function loadConfig({ file, env = process.env, flags = {} }: LoadOptions): Config {
+/** flags > env > file > `defaults` > the schema's defaults; `buckets` merges per key. Unknown TOKENTAP_* variables are errors. */
+export function loadConfig({ file, env = process.env, flags = {}, defaults = {} }: LoadOptions): Config {
   const path = file ?? env.TOKENTAP_CONFIG;
   const fromFile = path ? configFromFile(path) : {};
   const fromEnv = configFromEnv(env);
-  const merged: Raw = { ...fromFile, ...fromEnv, ...stripUndefined(flags) };
-  return validateConfig(merged);
+  const merged: Raw = { ...defaults, ...fromFile, ...fromEnv, ...stripUndefined(flags) };
+  return validateConfig(merged, unknownEnvIssues(env));
 }
 
 function stripUndefined(o: Raw): Raw {

@@ -1,5 +1,7 @@
 /** The access log: one JSON line per request, to stdout, a file, or nowhere. Never prompt or completion text. */
+import { closeSync, openSync } from 'node:fs';
 import sonicBoom from 'sonic-boom';
+import { ConfigError } from '../config/load.js';
 import type { FinishedRequest } from '../metrics/metrics.js';
 
 export interface AccessLogEntry {
@@ -74,13 +76,42 @@ const BATCH_BYTES = 16 * 1024;
 /** …and at least this often (ms) when traffic is light, like nginx's `access_log … buffer= flush=`. */
 const FLUSH_MS = 200;
 
-/** `-` = stdout, `off` = disabled, anything else = a file path (appended). */
+const OPEN_ERRORS: Record<string, string> = {
+  ENOENT: 'its directory does not exist',
+  ENOTDIR: 'a part of the path is not a directory',
+  EISDIR: 'it is a directory',
+  EACCES: 'permission denied',
+  EPERM: 'permission denied',
+  EROFS: 'read-only file system',
+};
+
+/**
+ * Opens the access log file for appending, synchronously: a path that cannot be written (a missing
+ * directory, a directory) is a ConfigError before anything listens, not an asynchronous crash later.
+ */
+function openForAppend(path: string): number {
+  try {
+    return openSync(path, 'a');
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code ?? 'error';
+    const why = OPEN_ERRORS[code] ? `${OPEN_ERRORS[code]} (${code})` : code;
+    throw new ConfigError(`access_log (--log, TOKENTAP_LOG): cannot append to ${path}: ${why}`);
+  }
+}
+
+/** Throws a ConfigError if `destination` (a file path, not - or off) cannot be opened for appending. */
+export function checkAccessLog(destination: string): void {
+  if (destination !== 'off' && destination !== '-') closeSync(openForAppend(destination));
+}
+
+/** `-` = stdout, `off` = disabled, anything else = a file path (appended; a ConfigError if it cannot be). */
 export function openAccessLog(destination: string): AccessLog {
   if (destination === 'off') return { enabled: false, write() {}, close: async () => {} };
   // sonic-boom: buffered, asynchronous writes to a file or fd (pino's writer), instead of one write
-  // through the thread pool (file) or one blocking write (stdout pipe) per request.
+  // through the thread pool (file) or one blocking write (stdout pipe) per request. The file is opened
+  // here, synchronously (sonic-boom would open it asynchronously and fail after tokentap is listening).
   const out = new sonicBoom.SonicBoom({
-    dest: destination === '-' ? 1 : destination,
+    fd: destination === '-' ? 1 : openForAppend(destination),
     append: true,
     minLength: BATCH_BYTES,
     maxWrite: 4 * BATCH_BYTES,

@@ -34,6 +34,11 @@ Per-request overrides (request headers): x-sim-ttft-ms, x-sim-itl-ms,
 x-sim-output-tokens, x-sim-tokens-per-chunk, x-sim-reasoning-tokens,
 x-sim-cached-tokens, x-sim-tool-call: 1, x-sim-fault: <fault>,
 x-sim-fault-after: <token chunks> (default 2), x-sim-flavor: vllm|openai.
+
+Through tokentap, x-sim-fault: stall and no-headers last until tokentap gives up
+on the upstream: upstream_idle_timeout (default 300 s) for stall and
+upstream_headers_timeout (default 600 s) for no-headers. tokentap --demo sets
+them to 10 s and 30 s unless configured.
 `;
 
 export interface SimCliIo {

@@ -3,7 +3,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { TTFT_BUCKETS, oneTwoFiveBuckets } from '../../src/config/buckets.js';
-import { ConfigError, loadConfig, redactUrl } from '../../src/config/load.js';
+import { ConfigError, KNOWN_ENV, closest, editDistance, loadConfig, redactUrl } from '../../src/config/load.js';
 import { parseBytes, parseDurationMs } from '../../src/config/units.js';
 import { ModelLabeler } from '../../src/metrics/model-label.js';
 
@@ -144,5 +144,83 @@ describe('config.example.yaml', () => {
   it('is valid and states the defaults', () => {
     const fromExample = loadConfig({ file: new URL('../../config.example.yaml', import.meta.url).pathname, env: {} });
     expect(fromExample).toEqual(loadConfig({ env: {} }));
+  });
+});
+
+describe('TOKENTAP_* environment variables', () => {
+  const message = (f: () => unknown) => {
+    try {
+      f();
+    } catch (e) {
+      expect(e).toBeInstanceOf(ConfigError);
+      return (e as Error).message;
+    }
+    throw new Error('no error');
+  };
+
+  it('an unknown one is an error naming it and the closest known one', () => {
+    expect(message(() => loadConfig({ env: { TOKENTAP_UPSTRAEM: 'http://h:1' } }))).toBe(
+      'invalid config:\n  unknown environment variable TOKENTAP_UPSTRAEM (did you mean TOKENTAP_UPSTREAM?)',
+    );
+    expect(message(() => loadConfig({ env: { TOKENTAP_METRICS_PORTS: '1' } }))).toMatch(/TOKENTAP_METRICS_PORTS \(did you mean TOKENTAP_METRICS_PORT\?\)/);
+    expect(message(() => loadConfig({ env: { TOKENTAP_ACCESSLOG: 'off' } }))).toMatch(/did you mean TOKENTAP_ACCESS_LOG\?/);
+    expect(message(() => loadConfig({ env: { TOKENTAP_CONFIGFILE: '/x' } }))).toMatch(/did you mean TOKENTAP_CONFIG\?/);
+  });
+
+  it('reported with the other config errors, sorted, never with the value', () => {
+    const m = message(() => loadConfig({ env: { TOKENTAP_ZZZ: 'sk-secret', TOKENTAP_AAA: 'sk-secret', TOKENTAP_PORT: 'eighty' } }));
+    expect(m).toMatch(/^invalid config:\n {2}unknown environment variable TOKENTAP_AAA .*\n {2}unknown environment variable TOKENTAP_ZZZ .*\n {2}port: /);
+    expect(m).not.toContain('sk-secret');
+  });
+
+  it('every variable tokentap and its tooling set is allowed', () => {
+    const env = {
+      TOKENTAP_CONFIG: '',
+      TOKENTAP_LOG: 'off', // alias of TOKENTAP_ACCESS_LOG (docker-compose.yml)
+      TOKENTAP_UPSTREAM: 'http://h:1', // the cluster primary forks workers with these two
+      TOKENTAP_PORT: '0',
+      TOKENTAP_HOST: '0.0.0.0', // the Dockerfile's ENV
+      TOKENTAP_METRICS_HOST: '0.0.0.0',
+      TOKENTAP_METRICS_PORT: '9464', // the Dockerfile's HEALTHCHECK reads it
+      TOKENTAP_UPSTREAM_IDLE_TIMEOUT: '1s', // the soak
+      TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s',
+      TOKENTAP_BODY_LIMIT: '64KiB',
+      TOKENTAP_SHUTDOWN_GRACE: '1s', // test/cli/shutdown.test.ts
+      TOKENTAP_BENCH_NODE_FLAGS: '--max-semi-space-size=4', // bench:overhead, inherited by the tokentap it starts
+    };
+    expect(loadConfig({ env }).access_log).toBe('off');
+    for (const field of ['metrics_token', 'trust_forwarded_headers', 'model_allowlist', 'workers', 'max_models', 'inject_usage']) {
+      expect(KNOWN_ENV).toContain(`TOKENTAP_${field.toUpperCase()}`);
+    }
+  });
+
+  it('an unknown one set to the empty string is ignored, as known ones are; names are case-sensitive', () => {
+    expect(loadConfig({ env: { TOKENTAP_UPSTRAEM: '', tokentap_whatever: 'x' } }).upstream).toBeUndefined();
+  });
+
+  it('edit distance', () => {
+    expect(editDistance('', 'abc')).toBe(3);
+    expect(editDistance('kitten', 'sitting')).toBe(3);
+    expect(editDistance('UPSTRAEM', 'UPSTREAM')).toBe(2);
+    expect(closest('TOKENTAP_PROT', KNOWN_ENV)).toBe('TOKENTAP_PORT');
+    expect(closest('x', [])).toBeUndefined();
+  });
+});
+
+describe('unknown YAML fields', () => {
+  it('name the closest known field, nested ones too', () => {
+    const file = tempYaml('upstrem: http://x\nbuckets:\n  tfft: [1]\n');
+    expect(() => loadConfig({ file, env: {} })).toThrow(/\n {2}unknown field upstrem \(did you mean upstream\?\)(\n|$)/);
+    expect(() => loadConfig({ file, env: {} })).toThrow(/\n {2}unknown field buckets\.tfft \(did you mean ttft\?\)(\n|$)/);
+  });
+});
+
+describe('run defaults (--demo)', () => {
+  it('sit below the file, the environment and the flags', () => {
+    const defaults = { upstream_headers_timeout: '30s', upstream_idle_timeout: '10s' };
+    expect(loadConfig({ env: {}, defaults })).toMatchObject({ upstream_headers_timeout: 30_000, upstream_idle_timeout: 10_000 });
+    const file = tempYaml('upstream_idle_timeout: 5m\n');
+    expect(loadConfig({ file, env: {}, defaults })).toMatchObject({ upstream_headers_timeout: 30_000, upstream_idle_timeout: 300_000 });
+    expect(loadConfig({ env: { TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s' }, defaults }).upstream_headers_timeout).toBe(1000);
   });
 });
