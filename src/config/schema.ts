@@ -70,7 +70,7 @@ const httpUrl = v.pipe(
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
 export const configSchema = v.strictObject({
-  /** Base URL of the OpenAI-compatible server (its root; a trailing /v1 is dropped). Unset: the built-in simulator. */
+  /** Base URL of the OpenAI-compatible server (its root; a trailing /v1 is dropped). Required by the CLI unless --demo. */
   upstream: v.optional(httpUrl),
   host: v.optional(nonEmpty, '0.0.0.0'),
   port: port(8080),
