@@ -7,7 +7,24 @@ import { Progress } from './progress.js';
 import { renderHtml } from './report-html.js';
 import { renderReport } from './report-table.js';
 import { runBench, type BenchOptions } from './run.js';
-import type { BenchEndpoint } from './types.js';
+import { endpointUrl } from './client.js';
+import { describeError } from './net-errors.js';
+import { normalizeTarget } from './target.js';
+import type { BenchEndpoint, RequestRecord } from './types.js';
+
+/** `: <the most frequent error's message>` (it names the URL and the cause), with a hint for a 404. */
+function firstError(records: readonly RequestRecord[], url: string): string {
+  const byError = new Map<string, RequestRecord[]>();
+  for (const r of records) if (!r.ok) byError.set(r.error ?? 'error', [...(byError.get(r.error ?? 'error') ?? []), r]);
+  const top = [...byError.values()].sort((a, b) => b.length - a.length)[0];
+  if (!top) return '';
+  const r = top[0];
+  const msg = r.error?.startsWith('HTTP ')
+    ? `POST ${url} answered ${r.error}${r.errorMessage ? `: ${r.errorMessage.replace(/\s+/g, ' ').slice(0, 160)}` : ''}`
+    : (r.errorMessage ?? r.error ?? '');
+  const hint = r.status === 404 ? ' (is --target the API base? it usually ends in /v1)' : '';
+  return `: ${msg}${hint}`;
+}
 
 export const BENCH_HELP = `Usage: tokentap bench --target URL [options]
 
@@ -15,7 +32,8 @@ Load generator for OpenAI-compatible servers. Its TTFT/TTFC/ITL/TPOT/E2E definit
 tokentap's; when the target is a tokentap it prints the proxy-side figures beside the client's.
 
 Target
-  --target URL            base URL, e.g. http://127.0.0.1:8080/v1 (required)
+  --target URL            API base URL, e.g. http://127.0.0.1:8080/v1 (required); without a path, /v1
+                          is appended; an endpoint URL (…/v1/chat/completions) is cut to its base
   --api-key KEY           bearer token (default: $OPENAI_API_KEY)
   --model NAME            model (default: the first of GET /models)
   --endpoint E            chat | completions | responses (default chat)
@@ -35,9 +53,13 @@ Workload
   --no-stream             non-streaming requests (streaming is the default)
   --seed N                RNG seed for prompts, lengths and arrivals (default 1)
 Proxy side
-  --metrics-url URL       tokentap's /metrics (default: looked for next to the target)
+  --metrics-url URL       tokentap's /metrics (default: looked for at the target's origin and port 9464
+                          of its host, used only if 3 probe requests sent to the target show up in it)
+  --metrics-token TOKEN   bearer token of a protected /metrics (default: $TOKENTAP_METRICS_TOKEN)
   --no-discover           do not look for tokentap's /metrics
-  --proxy-log FILE        tokentap's access log: join per x-request-id, report client − proxy
+  --proxy-log FILE        tokentap's access log (tokentap --log FILE): join per x-request-id, report
+                          client − proxy and exact proxy-side TTFT/TTFC/TPOT/E2E (/metrics quantiles
+                          are interpolated within buckets: approximate, shown with the bucket)
 Output
   --json FILE             summary and every per-request record
   --html FILE             self-contained report with plots
@@ -66,6 +88,7 @@ const OPTIONS = {
   'no-stream': { type: 'boolean' },
   seed: { type: 'string' },
   'metrics-url': { type: 'string' },
+  'metrics-token': { type: 'string' },
   'no-discover': { type: 'boolean' },
   'proxy-log': { type: 'string' },
   json: { type: 'string' },
@@ -88,16 +111,35 @@ function positive(name: string, v: string | undefined, integer: boolean): number
 }
 
 async function firstModel(target: string, headers: Record<string, string>): Promise<string> {
-  const res = await fetch(`${target.replace(/\/+$/, '')}/models`, { headers, signal: AbortSignal.timeout(10_000) });
-  if (!res.ok) throw new UsageError(`--model not given and GET /models answered HTTP ${res.status}`);
-  const body = (await res.json()) as { data?: { id?: string }[] };
-  const id = body.data?.[0]?.id;
-  if (!id) throw new UsageError('--model not given and GET /models listed no model');
+  const url = `${target.replace(/\/+$/, '')}/models`;
+  const fail = (why: string) => new UsageError(`--model not given, and GET ${url} (to find one) ${why}`);
+  let body: { data?: { id?: string }[] };
+  try {
+    const res = await fetch(url, { headers, signal: AbortSignal.timeout(10_000) });
+    if (!res.ok) {
+      await res.body?.cancel().catch(() => undefined);
+      const hint =
+        res.status === 404 ? ': is --target the API base (it usually ends in /v1)?' : res.status === 401 || res.status === 403 ? ': give --api-key' : '';
+      throw fail(`answered HTTP ${res.status}${hint}`);
+    }
+    body = (await res.json()) as typeof body;
+  } catch (e) {
+    if (e instanceof UsageError) throw e;
+    throw fail(e instanceof SyntaxError ? 'did not answer JSON' : `failed: ${describeError(e, 10_000)}`);
+  }
+  const id = body?.data?.[0]?.id;
+  if (!id) throw fail('listed no model');
   return id;
 }
 
-/** Builds BenchOptions from argv (without running). Throws UsageError on bad flags. */
-export async function optionsFromArgv(argv: string[]): Promise<BenchOptions & { json?: string; html?: string; maxErrorRate?: number; quiet: boolean }> {
+/**
+ * Builds BenchOptions from argv (without running). Throws UsageError on bad flags. What it changed (a --target
+ * without /v1) is pushed to `notes`, for stderr.
+ */
+export async function optionsFromArgv(
+  argv: string[],
+  notes: string[] = [],
+): Promise<BenchOptions & { json?: string; html?: string; maxErrorRate?: number; quiet: boolean }> {
   let v;
   try {
     v = parseArgs({ args: argv, options: OPTIONS, strict: true, allowPositionals: false }).values;
@@ -105,12 +147,14 @@ export async function optionsFromArgv(argv: string[]): Promise<BenchOptions & { 
     throw new UsageError(e instanceof Error ? e.message : String(e));
   }
   if (!v.target) throw new UsageError('--target is required');
+  let target;
   try {
-    new URL(v.target);
-  } catch {
-    throw new UsageError(`--target is not a URL: ${v.target}`);
+    target = normalizeTarget(v.target);
+  } catch (e) {
+    throw new UsageError((e as Error).message);
   }
-  const endpoint = (v.endpoint ?? 'chat') as BenchEndpoint;
+  if (target.note) notes.push(target.note);
+  const endpoint = (v.endpoint ?? target.endpoint ?? 'chat') as BenchEndpoint;
   if (!['chat', 'completions', 'responses'].includes(endpoint)) throw new UsageError('--endpoint must be chat, completions or responses');
   const headers: Record<string, string> = {};
   for (const h of v.header ?? []) {
@@ -162,9 +206,9 @@ export async function optionsFromArgv(argv: string[]): Promise<BenchOptions & { 
   const seed = v.seed !== undefined ? Number(v.seed) : 1;
   if (!Number.isInteger(seed)) throw new UsageError('--seed must be an integer');
   let model = v.model;
-  if (!model) model = await firstModel(v.target, apiKey ? { ...headers, authorization: `Bearer ${apiKey}` } : headers);
+  if (!model) model = await firstModel(target.target, apiKey ? { ...headers, authorization: `Bearer ${apiKey}` } : headers);
   return {
-    target: v.target,
+    target: target.target,
     apiKey,
     model,
     endpoint,
@@ -183,6 +227,7 @@ export async function optionsFromArgv(argv: string[]): Promise<BenchOptions & { 
     maxTokens: distr('max-tokens', v['max-tokens']),
     seed,
     metricsUrl: v['metrics-url'],
+    metricsToken: v['metrics-token'] ?? (process.env.TOKENTAP_METRICS_TOKEN || undefined),
     discoverMetrics: !v['no-discover'],
     proxyLog: v['proxy-log'],
     runId: v['run-id'],
@@ -200,15 +245,19 @@ export async function runBenchCli(argv: string[]): Promise<number> {
     return 0;
   }
   let opts;
+  const notes: string[] = [];
+  const printNotes = () => notes.splice(0).forEach((n) => process.stderr.write(`tokentap bench: ${n}\n`));
   try {
-    opts = await optionsFromArgv(argv);
+    opts = await optionsFromArgv(argv, notes);
   } catch (e) {
+    printNotes();
     if (e instanceof UsageError) {
       process.stderr.write(`tokentap bench: ${e.message}\n(see tokentap bench --help)\n`);
       return 2;
     }
     throw e;
   }
+  printNotes();
   const progress = new Progress({
     out: process.stderr,
     tty: process.stderr.isTTY === true,
@@ -244,7 +293,7 @@ export async function runBenchCli(argv: string[]): Promise<number> {
       return 1;
     }
     if (s.requests > 0 && s.ok === 0) {
-      process.stderr.write('no request succeeded\n');
+      process.stderr.write(`no request succeeded${firstError(result.records, endpointUrl(String(result.config.target), opts.endpoint ?? 'chat'))}\n`);
       return 1;
     }
     return 0;

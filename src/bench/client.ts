@@ -8,6 +8,7 @@ import { request, type Dispatcher } from 'undici';
 import { createParser } from 'eventsource-parser';
 import { inspectEvent } from '../meter/sse-event.js';
 import { readUsage } from '../meter/usage.js';
+import { errorCode, requestFailed } from './net-errors.js';
 import type { BenchEndpoint, RequestRecord } from './types.js';
 
 export interface RequestSpec {
@@ -104,10 +105,10 @@ export class StreamTimer {
 }
 
 function errorCategory(err: unknown, signal: AbortSignal): string {
-  const e = err as { name?: string; code?: string; cause?: { code?: string } };
+  const e = err as { name?: string; code?: string };
   if (signal.aborted) return signal.reason instanceof Error && signal.reason.name === 'TimeoutError' ? 'timeout' : 'aborted';
   if (e?.name === 'TimeoutError' || e?.code === 'UND_ERR_HEADERS_TIMEOUT' || e?.code === 'UND_ERR_BODY_TIMEOUT') return 'timeout';
-  return e?.code ?? e?.cause?.code ?? e?.name ?? 'error';
+  return errorCode(err) ?? e?.name ?? 'error';
 }
 
 /** Sends one request and measures it. Never throws: failures are recorded on the record. */
@@ -211,7 +212,7 @@ export async function sendRequest(
   } catch (err) {
     rec.e2eMs = null;
     rec.error = errorCategory(err, signal);
-    rec.errorMessage = err instanceof Error ? err.message.slice(0, 300) : String(err).slice(0, 300);
+    rec.errorMessage = requestFailed('POST', spec.url, err).slice(0, 300);
   }
   finishStreaming(rec, timer, t0);
   return rec;

@@ -17,6 +17,8 @@ export interface AccessLogEntry {
   e2e_ms: number | null;
   prompt_tokens: number | null;
   completion_tokens: number | null;
+  cached_tokens?: number | null;
+  reasoning_tokens?: number | null;
   [k: string]: unknown;
 }
 

@@ -1,7 +1,8 @@
 /**
  * Prometheus text exposition: a tiny parser, before/after deltas, and histogram quantiles
- * by linear interpolation within buckets (as PromQL's `histogram_quantile`). Pure.
+ * by linear interpolation within buckets (as PromQL's `histogram_quantile`). Pure, except `scrape`.
  */
+import { requestFailed } from './net-errors.js';
 
 export interface Sample {
   name: string;
@@ -127,6 +128,15 @@ export function histogramDelta(before: Histogram, after: Histogram): Histogram {
   };
 }
 
+/** Where a quantile lies: the interpolated value and the bucket it was interpolated in. */
+export interface QuantileInBucket {
+  value: number;
+  /** The bucket's lower bound (the previous `le`, or 0). */
+  lower: number;
+  /** Its `le`; null for the +Inf bucket (then `value` is `lower`, the largest finite bound). */
+  upper: number | null;
+}
+
 /**
  * Quantile q in [0, 1] from cumulative buckets, as Prometheus' `histogram_quantile`:
  * rank = q × total; find the first bucket whose cumulative count >= rank; interpolate
@@ -134,27 +144,74 @@ export function histogramDelta(before: Histogram, after: Histogram): Histogram {
  * falls in the +Inf bucket, the largest finite `le` is returned. Null when empty.
  */
 export function histogramQuantile(h: Histogram, q: number): number | null {
+  return histogramQuantileInBucket(h, q)?.value ?? null;
+}
+
+/** histogramQuantile with the bucket the value was interpolated in (how far off it can be). */
+export function histogramQuantileInBucket(h: Histogram, q: number): QuantileInBucket | null {
   const b = h.buckets;
   if (b.length === 0) return null;
   const total = b[b.length - 1].le === Infinity ? b[b.length - 1].count : h.count;
   if (!(total > 0)) return null;
   const rank = q * total;
+  const lastFinite = (): QuantileInBucket | null => {
+    const i = b.length - 1;
+    if (b[i].le !== Infinity) return { value: b[i].le, lower: i > 0 ? b[i - 1].le : 0, upper: b[i].le };
+    return i > 0 ? { value: b[i - 1].le, lower: b[i - 1].le, upper: null } : null;
+  };
   for (let i = 0; i < b.length; i++) {
     if (b[i].count < rank) continue;
-    if (b[i].le === Infinity) return i > 0 ? b[i - 1].le : null;
+    if (b[i].le === Infinity) return lastFinite();
     const lower = i > 0 ? b[i - 1].le : 0;
     const prevCount = i > 0 ? b[i - 1].count : 0;
-    if (i === 0 && b[0].le <= 0) return b[0].le;
+    if (i === 0 && b[0].le <= 0) return { value: b[0].le, lower: b[0].le, upper: b[0].le };
     const inBucket = b[i].count - prevCount;
-    if (inBucket <= 0) return b[i].le;
-    return lower + (b[i].le - lower) * ((rank - prevCount) / inBucket);
+    if (inBucket <= 0) return { value: b[i].le, lower, upper: b[i].le };
+    return { value: lower + (b[i].le - lower) * ((rank - prevCount) / inBucket), lower, upper: b[i].le };
   }
-  return b[b.length - 1].le === Infinity && b.length > 1 ? b[b.length - 2].le : b[b.length - 1].le;
+  return lastFinite();
 }
 
-/** Fetches and parses a /metrics page. */
-export async function scrape(url: string, timeoutMs = 5000): Promise<Sample[]> {
-  const res = await fetch(url, { signal: AbortSignal.timeout(timeoutMs) });
-  if (!res.ok) throw new Error(`GET ${url}: HTTP ${res.status}`);
-  return parseExposition(await res.text());
+/** An HTTP status that is not 2xx, from a scrape; `status` lets callers say what to do (401: a token). */
+export class ScrapeError extends Error {
+  constructor(
+    message: string,
+    readonly status: number | null,
+  ) {
+    super(message);
+  }
+}
+
+/**
+ * Fetches and parses a /metrics page, with `Authorization: Bearer <token>` when a token is given.
+ * Throws ScrapeError naming the URL and the cause (HTTP status, or the network error in words).
+ */
+export async function scrape(url: string, timeoutMs = 5000, token?: string): Promise<Sample[]> {
+  let res: Response;
+  try {
+    res = await fetch(url, { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(timeoutMs) });
+  } catch (e) {
+    throw new ScrapeError(requestFailed('GET', url, e, timeoutMs), null);
+  }
+  if (!res.ok) {
+    await res.body?.cancel().catch(() => undefined);
+    const hint =
+      res.status === 401 || res.status === 403
+        ? token
+          ? ': the --metrics-token was refused'
+          : ': this /metrics is protected, give its token with --metrics-token (or $TOKENTAP_METRICS_TOKEN)'
+        : '';
+    throw new ScrapeError(`GET ${url}: HTTP ${res.status}${hint}`, res.status);
+  }
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (e) {
+    throw new ScrapeError(requestFailed('GET', url, e, timeoutMs), res.status);
+  }
+  try {
+    return parseExposition(text);
+  } catch (e) {
+    throw new ScrapeError(`GET ${url}: not a Prometheus exposition (${(e as Error).message.slice(0, 120)})`, res.status);
+  }
 }

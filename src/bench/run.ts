@@ -1,19 +1,21 @@
 /**
- * `runBench(options)`: warm-up, scrape tokentap's /metrics, run the load, scrape again,
- * join with tokentap's access log, summarise. Used by the CLI and by tests.
+ * `runBench(options)`: find tokentap's /metrics and check that the target's requests go through it
+ * (proxy-side.ts verifyTarget), warm-up, scrape, run the load, scrape again, join with tokentap's access log
+ * (exact proxy-side figures, or a warning saying why the join came up short), summarise. Used by the CLI and
+ * by tests.
  */
-import { readFile } from 'node:fs/promises';
 import { performance } from 'node:perf_hooks';
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { Agent } from 'undici';
 import { buildBody, endpointUrl, sendRequest, type RequestSpec } from './client.js';
 import { createRng, formatDistribution, parseDistribution, sample, type Distribution } from './distributions.js';
-import { joinByRequestId, parseAccessLog } from './join.js';
+import { joinByRequestId } from './join.js';
 import { runLoad } from './load.js';
 import { synthPrompt } from './prompt.js';
-import { scrape, type Sample } from './prom-scrape.js';
-import { discoverMetricsUrl, proxySide } from './proxy-side.js';
+import { scrape, sumSeries, type Sample } from './prom-scrape.js';
+import { joinWarning, logOffset, readProxyLog } from './proxy-log.js';
+import { discoverMetricsUrl, ENDPOINT_LABEL, isTokentapExposition, proxySide, verifyTarget, withAccessLog, type ProxySide } from './proxy-side.js';
 import { summarize } from './stats.js';
 import type { BenchEndpoint, RequestRecord } from './types.js';
 import type { BenchSummary } from './summary.js';
@@ -26,7 +28,7 @@ export interface BenchOptions {
   endpoint?: BenchEndpoint;
   /** Default true. */
   stream?: boolean;
-  /** Closed loop with this many workers; with `rate`, a cap on requests in flight. */
+  /** Closed loop with this many workers (default 1 without `rate`); with `rate`, a cap on requests in flight. */
   concurrency?: number;
   /** Open loop: Poisson arrivals at this many requests/s. */
   rate?: number;
@@ -43,12 +45,20 @@ export interface BenchOptions {
   timeoutMs?: number;
   extraBody?: Record<string, unknown>;
   headers?: Record<string, string>;
-  /** tokentap's metrics URL; null disables scraping. */
+  /** tokentap's metrics URL; null disables scraping. Checked with verifyTarget: a warning when the target's
+   * requests do not go through it. */
   metricsUrl?: string | null;
-  /** Look for tokentap's /metrics next to the target when no metricsUrl is given. Default true. */
+  /** Bearer token for a protected /metrics (tokentap's metrics_token). */
+  metricsToken?: string;
+  /** Look for tokentap's /metrics next to the target when no metricsUrl is given (and use it only when
+   * verifyTarget shows the target's requests go through it). Default true. */
   discoverMetrics?: boolean;
+  /** The ports discovery tries on the target's host besides the target's own origin. Default [9464]. */
+  discoverPorts?: number[];
   /** tokentap's access log (JSON lines) to join with by x-request-id. */
   proxyLog?: string;
+  /** How long to wait for every request's line in proxyLog (tokentap flushes at least every 200 ms). Default 3000. */
+  proxyLogWaitMs?: number;
   runId?: string;
   signal?: AbortSignal;
   onPhase?: (phase: 'warmup' | 'run' | 'collect') => void;
@@ -66,29 +76,17 @@ export interface BenchResult {
 const dist = (d: Distribution | string | number | undefined, dflt: Distribution): Distribution =>
   d === undefined ? dflt : typeof d === 'string' ? parseDistribution(d) : typeof d === 'number' ? parseDistribution(String(d)) : d;
 
-async function tryScrape(url: string): Promise<{ samples: Sample[] } | { error: string }> {
+async function tryScrape(url: string, token: string | undefined): Promise<{ samples: Sample[] } | { error: string }> {
   try {
-    return { samples: await scrape(url) };
+    return { samples: await scrape(url, 5000, token) };
   } catch (e) {
     return { error: e instanceof Error ? e.message : String(e) };
   }
 }
 
-/** Reads the access log until every request id shows up, or `waitMs` passes. */
-async function readProxyLog(path: string, ids: Set<string>, waitMs: number) {
-  const deadline = performance.now() + waitMs;
-  for (;;) {
-    let entries: ReturnType<typeof parseAccessLog> = [];
-    try {
-      entries = parseAccessLog(await readFile(path, 'utf8'));
-    } catch {
-      /* not yet written */
-    }
-    const seen = entries.filter((e) => ids.has(e.request_id)).length;
-    if (seen >= ids.size || performance.now() >= deadline) return entries;
-    await sleep(100);
-  }
-}
+/** tokentap_requests_total for the endpoint, in one scrape. */
+const requestsFor = (samples: Sample[], endpointLabel: string): number =>
+  sumSeries(samples, 'tokentap_requests_total', (l) => l.endpoint === endpointLabel);
 
 export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const endpoint = o.endpoint ?? 'chat';
@@ -118,9 +116,29 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
   const records: RequestRecord[] = [];
   let metricsUrl: string | null = o.metricsUrl ? withMetricsPath(o.metricsUrl) : null;
   let proxyError: string | null = null;
+  const warnings: string[] = [];
+  const token = o.metricsToken;
   let durationMs = 0;
   try {
-    if (o.metricsUrl === undefined && (o.discoverMetrics ?? true)) metricsUrl = await discoverMetricsUrl(o.target);
+    if (metricsUrl !== null) {
+      // given: use it, but say so when the target's requests do not go through it
+      const s = await tryScrape(metricsUrl, token);
+      if ('error' in s) {
+        proxyError = s.error;
+        metricsUrl = null;
+      } else if (!isTokentapExposition(s.samples)) {
+        proxyError = `${metricsUrl} serves no tokentap_* series: it is not a tokentap's /metrics`;
+        metricsUrl = null;
+      } else {
+        const v = await verifyTarget(o.target, metricsUrl, { headers, token, before: s.samples, idPrefix: `bench-${runId}-` });
+        if (!v.ok) warnings.push(`the tokentap at ${metricsUrl} (--metrics-url) may not be the target's: ${v.reason}; its figures below may be of other requests`);
+      }
+    } else if (o.metricsUrl === undefined && (o.discoverMetrics ?? true)) {
+      const d = await discoverMetricsUrl(o.target, { ports: o.discoverPorts, token, headers, idPrefix: `bench-${runId}-` });
+      metricsUrl = d.metricsUrl;
+      if (metricsUrl === null) proxyError = d.notes.join('; ');
+      else warnings.push(...d.notes);
+    }
 
     if ((o.warmupRequests ?? 0) > 0 || (o.warmupMs ?? 0) > 0) {
       o.onPhase?.('warmup');
@@ -135,15 +153,16 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
 
     let before: Sample[] | null = null;
     if (metricsUrl) {
-      const s = await tryScrape(metricsUrl);
+      const s = await tryScrape(metricsUrl, token);
       if ('samples' in s) before = s.samples;
-      else proxyError = `scrape before: ${s.error}`;
+      else proxyError = `scrape before the run: ${s.error}`;
     }
+    const logStart = o.proxyLog ? await logOffset(o.proxyLog) : 0;
 
     o.onPhase?.('run');
     const runStart = performance.now();
     const load = await runLoad(
-      { concurrency: o.concurrency, rate: o.rate, requests: o.requests, durationMs: o.durationMs, rampUpMs: o.rampUpMs, rng: arrivals, signal },
+      { concurrency: o.concurrency ?? (o.rate === undefined ? 1 : undefined), rate: o.rate, requests: o.requests, durationMs: o.durationMs, rampUpMs: o.rampUpMs, rng: arrivals, signal },
       async (i) => {
         const r = await sendRequest(makeSpec(i, `bench-${runId}-${i}`), agent, runStart, timeoutAny(signal, timeoutMs));
         records.push(r);
@@ -154,22 +173,38 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
     records.sort((a, b) => a.index - b.index);
 
     o.onPhase?.('collect');
-    let proxy = null;
+    const answered = records.filter((r) => r.status !== null).length;
+    let proxy: ProxySide | null = null;
     if (metricsUrl && before) {
-      await sleep(50); // let the proxy record the last requests' metrics
-      const s = await tryScrape(metricsUrl);
-      if ('samples' in s) proxy = proxySide(before, s.samples, endpoint, metricsUrl);
-      else proxyError = `scrape after: ${s.error}`;
+      // tokentap counts a request just after its last byte: scrape until it has counted every answered one
+      const label = ENDPOINT_LABEL[endpoint];
+      const deadline = performance.now() + 1000;
+      let s = await tryScrape(metricsUrl, token);
+      while ('samples' in s && requestsFor(s.samples, label) - requestsFor(before, label) < answered && performance.now() < deadline) {
+        await sleep(50);
+        s = await tryScrape(metricsUrl, token);
+      }
+      if ('samples' in s) {
+        proxy = proxySide(before, s.samples, endpoint, metricsUrl);
+        if (proxy.requests < answered) {
+          warnings.push(`the tokentap at ${metricsUrl} counted ${proxy.requests} ${label} requests during the run, fewer than the ${answered} answered`);
+        }
+      } else proxyError = `scrape after the run: ${s.error}`;
     }
     let join = null;
     if (o.proxyLog) {
-      const entries = await readProxyLog(o.proxyLog, new Set(records.map((r) => r.requestId)), 3000);
-      const j = joinByRequestId(records, entries);
-      join = { file: o.proxyLog, matched: j.matched, unmatchedClient: j.unmatchedClient, ttftDiffMs: j.ttftDiffMs, e2eDiffMs: j.e2eDiffMs };
+      const read = await readProxyLog(o.proxyLog, new Set(records.filter((r) => r.status !== null).map((r) => r.requestId)), o.proxyLogWaitMs ?? 3000, logStart);
+      const j = joinByRequestId(records, read.entries);
+      const warning = joinWarning(o.proxyLog, j.matched, answered, records.length, read, `bench-${runId}-`);
+      if (warning) warnings.push(warning);
+      join = { file: o.proxyLog, matched: j.matched, unmatchedClient: j.unmatchedClient, warning, ttftDiffMs: j.ttftDiffMs, e2eDiffMs: j.e2eDiffMs };
+      proxy = withAccessLog(proxy, records, read.entries, o.proxyLog, endpoint);
     }
     const summary = summariseRecords(records, durationMs);
     summary.proxy = proxy;
-    summary.proxyError = proxyError;
+    summary.proxyError = proxy === null ? proxyError : null;
+    if (proxy !== null && proxyError !== null) warnings.push(`no /metrics figures: ${proxyError}`);
+    summary.warnings = warnings;
     summary.join = join;
     const config = {
       target: o.target,
@@ -187,6 +222,7 @@ export async function runBench(o: BenchOptions): Promise<BenchResult> {
       maxTokens: formatDistribution(maxDist),
       seed,
       metricsUrl,
+      metricsToken: token ? '(set)' : null,
       proxyLog: o.proxyLog ?? null,
     };
     return { runId, startedAt, config, summary, records };
@@ -246,6 +282,7 @@ export function summariseRecords(records: readonly RequestRecord[], durationMs: 
     },
     proxy: null,
     proxyError: null,
+    warnings: [],
     join: null,
   };
 }

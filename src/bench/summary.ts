@@ -16,6 +16,8 @@ export interface JoinSummary {
   file: string;
   matched: number;
   unmatchedClient: number;
+  /** Why fewer requests were joined than tokentap answered (see proxy-log.ts joinWarning), or null. */
+  warning: string | null;
   /** client − proxy, ms. */
   ttftDiffMs: Summary;
   e2eDiffMs: Summary;
@@ -36,6 +38,9 @@ export interface BenchSummary {
   usage: { reported: number; estimated: number };
   client: ClientFigures;
   proxy: ProxySide | null;
+  /** Why there is no proxy side (none found, not the target's, a scrape failed), or null. */
   proxyError: string | null;
+  /** What the reader must know about the figures: a join that came up short, a tokentap passed over, … */
+  warnings: string[];
   join: JoinSummary | null;
 }

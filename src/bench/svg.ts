@@ -27,8 +27,13 @@ function maxOf(v: readonly number[]): number {
 }
 
 const W = 640;
-const H = 260;
-const M = { l: 56, r: 16, t: 28, b: 40 };
+const H = 270;
+/** Margins around the plot area. The top one holds the title (y 16) and a scatter's legend (y 30): nothing
+ * drawn there covers data. */
+export const M = { l: 56, r: 16, t: 42, b: 40 };
+export const SIZE = { W, H };
+/** The legend's text baseline: between the title and the plot area. */
+const LEGEND_Y = 32;
 
 function frame(title: string, xLabel: string, yLabel: string, body: string, xTicks: string, yTicks: string): string {
   return (
@@ -78,18 +83,31 @@ function yTickSvg(s: Scale): string {
     .join('');
 }
 
-/** Histogram of `values` with `bins` equal-width bins. */
-export function histogramSvg(values: readonly number[], title: string, xLabel: string, bins = 40): string {
+/**
+ * Histogram of `values` with `bins` equal-width bins. With `clipAbove` (a quantile, e.g. 0.99) the x axis ends
+ * at that quantile, so a few outliers do not squeeze the rest into one bin; how many lie beyond is written
+ * at the top right of the plot area.
+ */
+export function histogramSvg(values: readonly number[], title: string, xLabel: string, bins = 40, yLabel = 'requests', clipAbove?: number): string {
   if (values.length === 0) return `<p class="empty">${esc(title)}: no data</p>`;
   let lo = minOf(values);
   let hi = maxOf(values);
+  let beyond = 0;
+  if (clipAbove !== undefined && values.length > 1) {
+    const sorted = Float64Array.from(values).sort();
+    const cut = sorted[Math.min(sorted.length - 1, Math.ceil(clipAbove * (sorted.length - 1)))];
+    if (cut < hi && cut > lo) {
+      hi = cut;
+      for (const v of values) if (v > cut) beyond++;
+    }
+  }
   if (hi === lo) {
     lo -= 0.5;
     hi += 0.5;
   }
   const width = (hi - lo) / bins;
   const counts = new Array<number>(bins).fill(0);
-  for (const v of values) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
+  for (const v of values) if (v <= hi) counts[Math.min(bins - 1, Math.floor((v - lo) / width))]++;
   const x = xScale(lo, hi);
   const y = yScale(0, maxOf(counts));
   const bars = counts
@@ -101,7 +119,11 @@ export function histogramSvg(values: readonly number[], title: string, xLabel: s
       return `<rect x="${x0.toFixed(1)}" y="${y0.toFixed(1)}" width="${Math.max(0.5, x1 - x0 - 0.5).toFixed(1)}" height="${(H - M.b - y0).toFixed(1)}" class="b"><title>${tickLabel(lo + i * width)}–${tickLabel(lo + (i + 1) * width)}: ${c}</title></rect>`;
     })
     .join('');
-  return frame(title, xLabel, 'requests', bars, xTickSvg(x), yTickSvg(y));
+  const note =
+    beyond > 0
+      ? `<text x="${W - M.r}" y="${M.t - 4}" text-anchor="end" class="k">${beyond} above ${tickLabel(hi)} not shown</text>`
+      : '';
+  return frame(title, xLabel, yLabel, bars + note, xTickSvg(x), yTickSvg(y));
 }
 
 export interface Series {
@@ -110,7 +132,7 @@ export interface Series {
   points: readonly (readonly [number, number])[];
 }
 
-/** Scatter plot of one or more series sharing axes; a legend at the top right. */
+/** Scatter plot of one or more series sharing axes; the legend in the top margin, right-aligned, above the data. */
 export function scatterSvg(series: readonly Series[], title: string, xLabel: string, yLabel: string): string {
   const all = series.flatMap((s) => s.points);
   if (all.length === 0) return `<p class="empty">${esc(title)}: no data</p>`;
@@ -119,8 +141,17 @@ export function scatterSvg(series: readonly Series[], title: string, xLabel: str
   const dots = series
     .map((s) => s.points.map((p) => `<circle cx="${x.px(p[0]).toFixed(1)}" cy="${y.px(p[1]).toFixed(1)}" r="2" class="${s.cls}"/>`).join(''))
     .join('');
-  const legend = series
-    .map((s, i) => `<circle cx="${W - M.r - 90}" cy="${M.t + 6 + i * 14}" r="4" class="${s.cls}"/><text x="${W - M.r - 82}" y="${M.t + 10 + i * 14}" class="k">${esc(s.name)}</text>`)
-    .join('');
+  // right to left from the right edge: a dot, its name, a gap
+  const items: string[] = [];
+  let right = W - M.r;
+  for (const s of [...series].reverse()) {
+    const textW = s.name.length * 6;
+    const cx = right - textW - 10;
+    items.unshift(
+      `<g class="legend"><circle cx="${cx}" cy="${LEGEND_Y - 3}" r="4" class="${s.cls}"/><text x="${cx + 7}" y="${LEGEND_Y}" class="k">${esc(s.name)}</text></g>`,
+    );
+    right = cx - 14;
+  }
+  const legend = items.join('');
   return frame(title, xLabel, yLabel, dots + legend, xTickSvg(x), yTickSvg(y));
 }

@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import {
   histogramDelta,
   histogramQuantile,
+  histogramQuantileInBucket,
   parseExposition,
   readHistogram,
   sumBy,
@@ -64,6 +65,13 @@ describe('histogramQuantile (as PromQL histogram_quantile)', () => {
     expect(histogramQuantile(h, 0.99)).toBe(0.5);
   });
 
+  it('says which bucket the value was interpolated in (upper null: the +Inf bucket)', () => {
+    expect(histogramQuantileInBucket(h, 0.5)).toEqual({ value: expect.closeTo(0.15, 12), lower: 0.1, upper: 0.2 });
+    expect(histogramQuantileInBucket(h, 0.1)).toEqual({ value: expect.closeTo(0.04, 12), lower: 0, upper: 0.1 });
+    expect(histogramQuantileInBucket(h, 0.99)).toEqual({ value: 0.5, lower: 0.5, upper: null });
+    expect(histogramQuantileInBucket(hist([[0.1, 0], [Infinity, 0]]), 0.5)).toBeNull();
+  });
+
   it('is null for an empty histogram', () => {
     expect(histogramQuantile(hist([[0.1, 0], [Infinity, 0]]), 0.5)).toBeNull();
     expect(histogramQuantile({ buckets: [], sum: 0, count: 0 }, 0.5)).toBeNull();
@@ -118,6 +126,9 @@ describe('proxySide', () => {
     expect(p.ttftMs.count).toBe(10);
     expect(p.ttftMs.mean).toBeCloseTo(85, 9);
     expect(p.ttftMs.p50).toBeCloseTo(90, 9); // (0.08, 0.1], halfway
+    expect(p.ttftMs.source).toBe('metrics');
+    expect(p.ttftMs.buckets!.p50).toEqual({ lower: 80, upper: 100 }); // in ms, as the value
+    expect(p.ttftMs.max).toBeNull();
     expect(p.tokens).toEqual({ completion: 100 });
     expect(p.e2eMs.count).toBe(0);
     expect(p.e2eMs.mean).toBeNull();
