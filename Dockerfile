@@ -40,6 +40,7 @@ WORKDIR /app
 COPY --from=deps /app/node_modules ./node_modules
 COPY --from=build /app/dist ./dist
 COPY package.json ./
+COPY bin ./bin
 # The node image ships an unprivileged `node` user (uid 1000); nothing in /app is writable by it.
 USER node
 # 8080: the proxy (OpenAI-compatible API). 9464: /metrics, /healthz, /readyz.
@@ -49,6 +50,8 @@ EXPOSE 8080 9464
 # Containers running `tokentap sim` have no metrics port: override it (docker-compose.yml probes the sim's /health).
 HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TOKENTAP_METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
+# The `tokentap` command (bin/tokentap.cjs), with the runtime flag every route gets exactly once: the bin adds
+# --max-semi-space-size=4 only when it is missing, and the cluster workers (--workers) inherit it.
 # --max-semi-space-size=4: a smaller young generation; measured lower RSS and shorter GC pauses (README, Performance).
-ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/dist/cli.js"]
+ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/tokentap.cjs"]
 CMD []
