@@ -52,6 +52,6 @@ HEALTHCHECK --interval=10s --timeout=3s --start-period=10s --retries=3 \
   CMD ["node", "-e", "fetch('http://127.0.0.1:'+(process.env.TOKENTAP_METRICS_PORT||9464)+'/healthz').then(r=>process.exit(r.ok?0:1),()=>process.exit(1))"]
 # The `tokentap` command (bin/tokentap.cjs), with the runtime flag every route gets exactly once: the bin adds
 # --max-semi-space-size=4 only when it is missing, and the cluster workers (--workers) inherit it.
-# --max-semi-space-size=4: a smaller young generation; measured lower RSS and shorter GC pauses (README, Performance).
+# --max-semi-space-size=4: a smaller young generation; measured lower RSS and shorter GC pauses (docs/performance.md).
 ENTRYPOINT ["node", "--max-semi-space-size=4", "/app/bin/tokentap.cjs"]
 CMD []

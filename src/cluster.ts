@@ -31,7 +31,7 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
   let stopping = false;
   let proxyPort = config.port;
   if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
-    cluster.setupPrimary({ execArgv: [...process.execArgv, '--max-semi-space-size=4'] }); // see README, Performance
+    cluster.setupPrimary({ execArgv: [...process.execArgv, '--max-semi-space-size=4'] }); // see docs/performance.md
   }
   const fork = () => cluster.fork({ ...env, TOKENTAP_UPSTREAM: config.upstream, TOKENTAP_PORT: String(proxyPort) });
   const listening = (w: Worker) =>

@@ -1,4 +1,4 @@
-/** Turns what the meters observed into the per-request record (the README's definitions). Pure. */
+/** Turns what the meters observed into the per-request record (the definitions in docs/metrics.md). Pure. */
 import type { StreamFacts } from './stream-meter.js';
 import type { Usage } from './usage.js';
 

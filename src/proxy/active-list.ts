@@ -8,8 +8,8 @@
  * successor and at every entry it held. Those old-to-young pointers keep the requests that were in flight
  * alive through the young-generation GCs until the next full GC, and with them everything they reach (the
  * relay, the responses, the sockets' buffers). At 3,000 small requests/s about 620 KB survived each scavenge
- * instead of 62 KB, and a full GC ran every ~3 s; with this list CPU per small request fell 13 % (README
- * "Performance"). An unlinked entry here points at nothing.
+ * instead of 62 KB, and a full GC ran every ~3 s; with this list CPU per small request fell 13 %
+ * (docs/performance.md). An unlinked entry here points at nothing.
  */
 export interface ActiveEntry {
   activePrev: ActiveEntry | null;

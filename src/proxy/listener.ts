@@ -3,7 +3,7 @@
  * the Node response itself and finishes the request exactly once on every path, its own exceptions included
  * (forward.ts `proxyRequest`). It is a plain node:http listener rather than a Hono app: there is nothing to
  * route, and Hono's adaptor and context cost 8–10 % CPU and about a tenth of the allocations per request
- * (A/B measured, see README "Performance"). The metrics port is the Hono app.
+ * (A/B measured, see docs/performance.md). The metrics port is the Hono app.
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { proxyRequest, type ProxyDeps } from './forward.js';
