@@ -75,6 +75,7 @@ export class FastHistogram<L extends string> {
     const values: ExportedValue[] = [];
     const bucket = `${this.name}_bucket`;
     for (const s of this.series.all()) {
+      if (s.count === 0) continue; // never observed: no series, as with prom-client
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i];
@@ -95,6 +96,9 @@ export class FastHistogram<L extends string> {
     yield `# TYPE ${this.name} histogram`;
     const bucket = `${this.name}_bucket{`;
     for (const s of this.series.all()) {
+      // Never observed: no series, as with prom-client (binding a label set, e.g. a new model's requests under
+      // `other` until the upstream's 2xx, creates none).
+      if (s.count === 0) continue;
       const prefix = s.labelText === '' ? bucket : `${bucket}${s.labelText},`;
       let text = '';
       let acc = 0;

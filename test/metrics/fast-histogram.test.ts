@@ -23,6 +23,10 @@ describe('FastHistogram', () => {
         .sort();
     expect(norm(await ours.metrics())).toEqual(norm(await theirs.metrics()));
     expect(norm(fast.exposition())).toEqual(norm(await theirs.metrics())); // the direct text path too
+    fast.labels('bound', 'never observed'); // as prom-client: a label set bound but never observed has no series
+    ref.labels('bound', 'never observed');
+    expect(norm(fast.exposition())).toEqual(norm(await theirs.metrics()));
+    expect(norm(await ours.metrics())).toEqual(norm(await theirs.metrics()));
     fast.labels('new\nline \\ "q"', 'x').observe(1);
     ref.labels('new\nline \\ "q"', 'x').observe(1);
     expect(norm(fast.exposition())).toEqual(norm(await theirs.metrics()));
