@@ -2,6 +2,7 @@
  * End to end: simulator (TTFT 80 ms, ITL 10 ms) → tokentap (access log to a temp file) → bench.
  * Client-side and proxy-side TTFT must agree within a few ms, per request (join) and in aggregate.
  */
+import { captureOutput } from './output.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -89,7 +90,7 @@ describe('tokentap bench against the simulator through tokentap', () => {
     const json = join(dir, 'run.json');
     const html = join(dir, 'run.html');
     const target = `${tap.proxyUrl}/v1`;
-    const out = captureStdout();
+    const out = captureOutput();
     let code: number;
     try {
       code = await runBenchCli([
@@ -112,7 +113,7 @@ describe('tokentap bench against the simulator through tokentap', () => {
     expect(page).toContain('<svg');
     expect(page).not.toMatch(/<script|<link|src="http/);
 
-    const bad = captureStdout();
+    const bad = captureOutput();
     try {
       code = await runBenchCli([
         '--target', target, '--model', 'm', '--concurrency', '2', '--requests', '4', '--max-tokens', '4',
@@ -135,22 +136,3 @@ describe('tokentap bench against the simulator through tokentap', () => {
   });
 });
 
-/** Captures stdout and stderr (the report and the CI messages) until restore(). */
-function captureStdout(): { text: string; restore(): void } {
-  const out = process.stdout.write.bind(process.stdout);
-  const err = process.stderr.write.bind(process.stderr);
-  const cap = {
-    text: '',
-    restore: () => {
-      process.stdout.write = out;
-      process.stderr.write = err;
-    },
-  };
-  const grab = ((chunk: string | Uint8Array) => {
-    cap.text += typeof chunk === 'string' ? chunk : Buffer.from(chunk).toString();
-    return true;
-  }) as typeof process.stdout.write;
-  process.stdout.write = grab;
-  process.stderr.write = grab;
-  return cap;
-}
