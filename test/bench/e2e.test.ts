@@ -2,7 +2,6 @@
  * End to end: simulator (TTFT 80 ms, ITL 10 ms) → tokentap (access log to a temp file) → bench.
  * Client-side and proxy-side TTFT must agree within a few ms, per request (join) and in aggregate.
  */
-import { captureOutput } from './output.js';
 import { mkdtempSync, readFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -12,6 +11,7 @@ import { runBench } from '../../src/bench/run.js';
 import type { startTokentap } from '../../src/server.js';
 import { startSimulator } from '../../src/sim/server.js';
 import { startTap } from '../helpers/tap.js';
+import { captureOutput } from './output.js';
 
 type Closable = { close(): Promise<void> };
 
