@@ -7,7 +7,7 @@ import { answerInternalError, sendJsonError } from './answer.js';
 import type { ClientErrorState } from './client-errors.js';
 import { acceptsStreamOptions } from './endpoint.js';
 import { badRequestTarget, bodyTooLarge, connectNotAllowed } from './errors.js';
-import { Exchange, type ExchangeSinks } from './exchange.js';
+import { Exchange, reportInternalError, type ExchangeSinks } from './exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
 import { BodyTooLargeError, ClientGoneError, readBody } from './read-body.js';
 import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
@@ -45,8 +45,15 @@ export function proxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoin
   };
   handleProxyRequest(deps, incoming, outgoing, state).catch((err: unknown) => {
     if (state.relay !== null) return state.relay.fail('handling a request', err);
-    const exchange = state.exchange ?? newExchange(deps, incoming, state, 'other', undefined);
-    answerInternalError(outgoing, exchange, 'handling a request', err);
+    try {
+      const exchange = state.exchange ?? newExchange(deps, incoming, state, 'other', undefined);
+      answerInternalError(outgoing, exchange, 'handling a request', err);
+    } catch (again) {
+      // not even an exchange could be made (the metrics themselves fail): the connection is cut, never the process
+      reportInternalError('handling a request', err);
+      reportInternalError('recording a failed request', again);
+      outgoing.destroy();
+    }
   });
 }
 

@@ -104,6 +104,16 @@ describe('a failure of tokentap at each stage is answered, counted once, never l
     await expectInternalError(await send(), false);
   });
 
+  it('creating the exchange fails every time: the connection is cut, the process lives on', async () => {
+    h = await startHostile();
+    const series = vi.spyOn(h.tap.metrics, 'series').mockImplementation(() => {
+      throw new Error('forced failure: series, always');
+    });
+    expect(await send()).toMatchObject({ status: 0, whole: false });
+    series.mockRestore();
+    await h.expectClean(0); // nothing could be counted; everything after is served and counted
+  });
+
   it('metering a stream chunk: the stream is cut, internal_error, the upstream request aborted', async () => {
     h = await startHostile();
     vi.spyOn(StreamMeter.prototype, 'push').mockImplementationOnce(() => {
