@@ -28,6 +28,8 @@ Options:
   --flavor <name>            streaming usage rules: ${SIM_FLAVORS.join(' | ')} (default ${SIM_DEFAULTS.flavor});
                              openai: with include_usage every chunk ends with "usage":null,
                              and stream_options {} asks for no usage (vllm: it does)
+  --max-num-seqs <n>         requests running at once, later ones queue; 0 = unlimited (default ${SIM_DEFAULTS.maxNumSeqs})
+  --kv-cache-tokens <n>      KV cache size in tokens for vllm:kv_cache_usage_perc (default ${SIM_DEFAULTS.kvCacheTokens})
   -h, --help                 show this help
 
 Per-request overrides (request headers): x-sim-ttft-ms, x-sim-itl-ms,
@@ -75,6 +77,8 @@ export function parseSimArgs(argv: string[]): SimOptions | 'help' {
       faults: { type: 'string' },
       seed: { type: 'string' },
       flavor: { type: 'string' },
+      'max-num-seqs': { type: 'string' },
+      'kv-cache-tokens': { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -107,6 +111,8 @@ export function parseSimArgs(argv: string[]): SimOptions | 'help' {
     faults,
     seed: num('seed', values.seed),
     flavor,
+    maxNumSeqs: num('max-num-seqs', values['max-num-seqs']),
+    kvCacheTokens: num('kv-cache-tokens', values['kv-cache-tokens']),
   };
 }
 

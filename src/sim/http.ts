@@ -6,6 +6,7 @@ import { randomUUID } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { EventEmitter } from 'node:events';
 import type { RequestOverrides, ResolvedSimOptions, SimFlavor } from './options.js';
+import type { EngineRequest } from './scheduler.js';
 
 export interface ReqCtx {
   id: number;
@@ -22,6 +23,11 @@ export interface ReqCtx {
   body: unknown;
   /** The `die` fault: destroy the socket without terminating the response. */
   die(): void;
+  /**
+   * This request in the simulated engine (queueing, vLLM metrics). Generation handlers call engine.plan();
+   * runSlots / holdNonStreaming then wait for a batch slot and time the tokens from the scheduled time.
+   */
+  engine: EngineRequest;
 }
 
 /** vLLM ErrorResponse: {"error": {"message", "type", "param", "code"}}. */

@@ -79,6 +79,13 @@ export interface SimOptions {
   embeddingDim?: number;
   /** Streaming usage rules: 'vllm' (default) or 'openai'. */
   flavor?: SimFlavor;
+  /**
+   * vLLM's --max-num-seqs: generation requests running at once; later ones wait (vllm:num_requests_waiting) and
+   * their TTFT includes the wait. 0 (default) = unlimited, so the simulator only queues when asked to.
+   */
+  maxNumSeqs?: number;
+  /** KV cache capacity in tokens: vllm:kv_cache_usage_perc = (prompt + generated tokens of running requests) / this. */
+  kvCacheTokens?: number;
 }
 
 export type ResolvedSimOptions = Required<SimOptions>;
@@ -100,6 +107,9 @@ export const SIM_DEFAULTS: ResolvedSimOptions = {
   maxModelLen: 32768,
   embeddingDim: 8,
   flavor: 'vllm',
+  maxNumSeqs: 0,
+  // 16384 blocks of 16 tokens: the order of a 7B model's KV cache on a 24 GB GPU.
+  kvCacheTokens: 262144,
 };
 
 function checkInt(name: string, v: number, min: number): number {
@@ -132,6 +142,8 @@ export function resolveSimOptions(opts: SimOptions = {}): ResolvedSimOptions {
   checkNum('errorRate', o.errorRate, 0, 1);
   checkInt('maxModelLen', o.maxModelLen, 1);
   checkInt('embeddingDim', o.embeddingDim, 1);
+  checkInt('maxNumSeqs', o.maxNumSeqs, 0);
+  checkInt('kvCacheTokens', o.kvCacheTokens, 1);
   if (!Number.isFinite(o.seed)) throw new RangeError(`sim option seed must be a finite number`);
   if (o.reasoningField !== 'reasoning_content' && o.reasoningField !== 'reasoning') {
     throw new RangeError(`sim option reasoningField must be 'reasoning_content' or 'reasoning'`);

@@ -23,6 +23,7 @@ import {
   type SimOptions,
 } from './options.js';
 import { handleResponses } from './responses.js';
+import { Scheduler } from './scheduler.js';
 import { waitForAbort } from './sse.js';
 
 export type { SimOptions } from './options.js';
@@ -58,6 +59,8 @@ export interface RunningSim {
   lastRequestBody(): string | undefined;
   lastRequestHeaders(): IncomingHttpHeaders | undefined;
   options: ResolvedSimOptions;
+  /** The simulated engine: batch slots (maxNumSeqs), waiting queue, KV usage and the vLLM metrics it serves on /metrics. */
+  scheduler: Scheduler;
   close(): Promise<void>;
 }
 
@@ -78,6 +81,8 @@ export async function startSimulator(opts: SimOptions = {}): Promise<RunningSim>
   const rand = mulberry32(o.seed);
   const sockets = new Set<Socket>();
   const live = new Map<number, AbortController>();
+  const scheduler = new Scheduler(o.maxNumSeqs, o.kvCacheTokens, o.model, o.maxModelLen);
+  const engines = new Map<number, ReturnType<Scheduler['request']>>();
   let nextId = 0;
   let lastBody: string | undefined;
   let lastHeaders: IncomingHttpHeaders | undefined;
@@ -91,6 +96,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<RunningSim>
     '/v1/models': { method: 'GET', handler: (ctx) => handleModels(ctx.res, o) },
     '/health': { method: 'GET', handler: (ctx) => handleHealth(ctx.res) },
     '/version': { method: 'GET', handler: (ctx) => handleVersion(ctx.res) },
+    '/metrics': { method: 'GET', handler: (ctx) => serveMetrics(ctx) },
     '/tokenize': { method: 'POST', handler: handleTokenize },
   };
 
@@ -135,6 +141,9 @@ export async function startSimulator(opts: SimOptions = {}): Promise<RunningSim>
         events.emit('abort', { id, at: performance.now() });
       }
       controller.abort();
+      // After abort(): a request still waiting has left the queue; a running one frees its batch slot.
+      engines.get(id)?.abort();
+      engines.delete(id);
       events.emit('end', { id, outcome });
     });
     const die = (): void => {
@@ -197,13 +206,23 @@ export async function startSimulator(opts: SimOptions = {}): Promise<RunningSim>
       }
       if (ov.fault === 'no-headers') return waitForAbort(signal);
     }
-    const ctx: ReqCtx = { id, t0, req, res, signal, opts: o, ov, events, body, die };
+    const engine = scheduler.request(t0);
+    engines.set(id, engine);
+    if (signal.aborted) engine.abort(); // 'close' already ran
+    const ctx: ReqCtx = { id, t0, req, res, signal, opts: o, ov, events, body, die, engine };
     try {
       await route.handler(ctx);
     } catch (e) {
       if (e instanceof BadRequest && !res.headersSent) return sendError(res, 400, e.message, e.param);
       throw e;
     }
+  }
+
+  async function serveMetrics(ctx: ReqCtx): Promise<void> {
+    const text = await scheduler.metrics.registry.metrics();
+    if (ctx.res.headersSent || ctx.res.destroyed) return;
+    ctx.res.writeHead(200, { 'content-type': scheduler.metrics.registry.contentType, 'content-length': Buffer.byteLength(text) });
+    ctx.res.end(text);
   }
 
   function pickRandomFault(ov: RequestOverrides, headers: IncomingHttpHeaders): void {
@@ -229,6 +248,7 @@ export async function startSimulator(opts: SimOptions = {}): Promise<RunningSim>
     stats,
     events,
     options: o,
+    scheduler,
     lastRequestBody: () => lastBody,
     lastRequestHeaders: () => lastHeaders,
     close() {

@@ -131,9 +131,19 @@ export async function runSlots(
 ): Promise<SlotsResult> {
   const fault = streamFault(ctx);
   const { ttftMs, itlMs, faultAfter } = ctx.ov;
+  const { engine } = ctx;
+  const origin = await engine.admit(ctx.signal);
+  if (origin === undefined) return 'gone';
   for (let k = 0; k < count; k++) {
-    if (!(await sleepUntil(ctx.t0 + ttftMs + k * itlMs, ctx.signal))) return 'gone';
-    if (fault && k === faultAfter) return applyStreamFault(ctx, fault, onInbandError);
+    const due = origin + ttftMs + k * itlMs;
+    if (!(await sleepUntil(due, ctx.signal))) return 'gone';
+    if (fault && k === faultAfter) {
+      engine.abort(); // the generation stops here; the fault is what the client sees
+      return applyStreamFault(ctx, fault, onInbandError);
+    }
+    // The engine generated slot k at its due time, even if a slow client receives it later.
+    engine.step(k, due);
+    if (k === count - 1) engine.finish();
     if (!(await onSlot(k))) return 'gone';
     if (w.weird && k === 0 && !(await w.junk(junkEvent))) return 'gone';
   }
@@ -167,7 +177,19 @@ export async function holdNonStreaming(ctx: ReqCtx, count: number): Promise<bool
   const fault = streamFault(ctx);
   const last = Math.max(0, count - 1);
   const at = fault ? Math.min(ctx.ov.faultAfter, last) : last;
-  if (!(await sleepUntil(ctx.t0 + ctx.ov.ttftMs + at * ctx.ov.itlMs, ctx.signal))) return false;
+  const { engine } = ctx;
+  const origin = await engine.admit(ctx.signal);
+  if (origin === undefined) return false;
+  // Step through every slot so the engine's gauges and counters move while the body is held back.
+  const faultAt = fault ? ctx.ov.faultAfter : Infinity;
+  for (let k = 0; k <= at; k++) {
+    const due = origin + ctx.ov.ttftMs + k * ctx.ov.itlMs;
+    if (!(await sleepUntil(due, ctx.signal))) return false;
+    if (k === faultAt) break;
+    engine.step(k, due);
+    if (k === count - 1) engine.finish();
+  }
+  engine.abort(); // no-op once finished; a fault stops the generation early
   if (fault === 'die') {
     ctx.die();
     return false;

@@ -196,7 +196,7 @@ export class SlotPlan {
   private readonly contentChunks: number;
 
   constructor(
-    private readonly plan: OutputPlan,
+    readonly plan: OutputPlan,
     private readonly perChunk: number,
   ) {
     this.tool = plan.toolNameTokens > 0;
