@@ -1,8 +1,10 @@
 /**
  * SSE writing and token timing.
  *
- * Timing: token-bearing chunk k is due at t0 + ttft + k * itl, each send time
- * computed from t0 (no accumulated timer error), and never sent early (timers
+ * Timing: token-bearing chunk k is due at origin + ttft + k * itl, where origin
+ * is when the scheduler gave the request a batch slot (t0 when it did not have
+ * to wait, see scheduler.ts); each send time is computed from the origin (no
+ * accumulated timer error), and never sent early (timers
  * are re-checked against performance.now()). If a write was held up by
  * back-pressure the next due chunks go out as soon as the client drains.
  *
