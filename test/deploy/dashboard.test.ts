@@ -5,7 +5,7 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
-import { DEPLOY, allPanels, dashboardExprs, loadDashboard, variableQueries, type GridPos } from './helpers.js';
+import { DEPLOY, allPanels, dashboardExprs, loadDashboard, loadRules, variableQueries, type GridPos } from './helpers.js';
 
 const dash = loadDashboard();
 const panels = allPanels(dash);
@@ -68,9 +68,11 @@ describe('Grafana dashboard deploy/grafana/dashboards/tokentap.json', () => {
     expect(variableQueries(dash).map((q) => q.label).sort()).toEqual(['instance', 'model']);
   });
 
-  it('every tokentap query filters by $model and $instance, every vLLM query by $model', () => {
+  it('every tokentap query filters by $model and $instance, every vLLM query by $model; GPU queries keep the gpu label', () => {
     const unfiltered = dashboardExprs(dash).filter(({ expr }) => {
       if (/^tokentap:threshold:/.test(expr)) return false; // constant threshold lines
+      // GPUs serve every model: no model filter, but one series per GPU (DCGM's gpu label, or the recorded ratio that keeps it).
+      if (/DCGM_FI_|^gpu:dcgm_/.test(expr)) return !(/^gpu:dcgm_/.test(expr) || /by \([^)]*\bgpu\b/.test(expr));
       if (expr.includes('vllm:')) return !/model_name=~"\$model"/.test(expr);
       return !(expr.includes('model=~"$model"') && expr.includes('instance=~"$instance"'));
     });
@@ -99,6 +101,52 @@ describe('Grafana dashboard deploy/grafana/dashboards/tokentap.json', () => {
     const exprs = vllmTtft.targets!.map((t) => t.expr ?? '');
     expect(exprs.some((e) => e.includes('vllm:time_to_first_token_seconds_bucket'))).toBe(true);
     expect(exprs.some((e) => e.includes('tokentap_time_to_first_token_seconds'))).toBe(true);
+  });
+});
+
+describe('the "GPU and engine" row', () => {
+  const rowIndex = (dash.panels ?? []).findIndex((p) => p.type === 'row' && /^GPU and engine/.test(p.title ?? ''));
+  const nextRow = (dash.panels ?? []).findIndex((p, i) => i > rowIndex && p.type === 'row');
+  const row = (dash.panels ?? []).slice(rowIndex + 1, nextRow < 0 ? undefined : nextRow);
+  const exprsOf = (title: RegExp) => {
+    const p = row.find((q) => title.test(q.title ?? ''));
+    expect(p, `no panel matching ${title} in the GPU and engine row`).toBeDefined();
+    return p!.targets!.map((t) => t.expr ?? '');
+  };
+
+  it('exists, after the proxy rows', () => {
+    expect(rowIndex).toBeGreaterThan(0);
+    expect(row.length).toBeGreaterThanOrEqual(8);
+  });
+
+  it('has the DCGM panels: utilisation, framebuffer used of total, power, temperature', () => {
+    expect(exprsOf(/^GPU utilisation$/).join()).toContain('DCGM_FI_DEV_GPU_UTIL');
+    expect(exprsOf(/^GPU memory used/)).toContain('gpu:dcgm_fi_dev_fb_used:ratio');
+    expect(loadRules().groups.flatMap((g) => g.rules).find((r) => r.record === 'gpu:dcgm_fi_dev_fb_used:ratio')?.expr).toBe(
+      'DCGM_FI_DEV_FB_USED / (DCGM_FI_DEV_FB_USED + DCGM_FI_DEV_FB_FREE)',
+    );
+    expect(exprsOf(/^GPU power$/).join()).toContain('DCGM_FI_DEV_POWER_USAGE');
+    expect(exprsOf(/^GPU temperature$/).join()).toContain('DCGM_FI_DEV_GPU_TEMP');
+  });
+
+  it('has the vLLM panels: KV cache, running / waiting, queue time', () => {
+    expect(exprsOf(/KV-cache usage/).join()).toContain('vllm:kv_cache_usage_perc');
+    const rw = exprsOf(/requests running \/ waiting/).join();
+    expect(rw).toContain('vllm:num_requests_running');
+    expect(rw).toContain('vllm:num_requests_waiting');
+    expect(exprsOf(/queue time p50 \/ p95/).join()).toContain('vllm:request_queue_time_seconds_bucket');
+  });
+
+  it('"time outside the engine" subtracts quantiles of per-model bucket sums, joining model_name to model', () => {
+    const exprs = exprsOf(/^Time outside the engine/).filter((e) => !e.startsWith('tokentap:threshold:'));
+    expect(exprs).toHaveLength(2);
+    for (const [e, q] of [[exprs[0], '0.50'], [exprs[1], '0.95']]) {
+      // histogram_quantile(q, sum by (model, le) (rate(…tokentap…))) - on (model) histogram_quantile(q, sum by (model, le) (label_replace(rate(vllm…), "model", …, "model_name", …)))
+      const [tap, vllm] = e.split(/\n\s*- on \(model\)\n/);
+      expect(tap).toMatch(new RegExp(`^histogram_quantile\\(${q}, sum by \\(model, le\\) \\(rate\\(tokentap_time_to_first_token_seconds_bucket`));
+      expect(vllm).toMatch(new RegExp(`^histogram_quantile\\(${q}, sum by \\(model, le\\) \\(label_replace\\(rate\\(vllm:time_to_first_token_seconds_bucket`));
+      expect(vllm).toContain('"model", "$1", "model_name", "(.+)"');
+    }
   });
 });
 

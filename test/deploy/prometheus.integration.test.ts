@@ -11,13 +11,18 @@
  * - rules.yml is loaded verbatim except the `tokentap-thresholds` group, whose constants are set to 0, so
  *   each alert expression is true on this traffic: it proves the alert's series, labels and joins match
  *   what tokentap exports. The real thresholds are unit-tested by `promtool test rules` (tools.test.ts).
- * Skipped: expressions mentioning `vllm:` (no vLLM here; they only have data when vLLM is scraped, in the
- * compose `gpu` profile). Template variables: `label_values()` is checked with /api/v1/series.
+ * - the engine and the GPU, as in the compose stack: job `vllm` scrapes the simulator's own /metrics when it
+ *   serves vLLM's names, and always a vLLM v0.11.0 exposition from test/deploy/fixtures/vllm.prom (models
+ *   demo-chat and demo-reasoner, counters growing with time, a growing queue); job `dcgm` scrapes NVIDIA's
+ *   DCGM exporter exposition from test/deploy/fixtures/dcgm-exporter.prom (its metric names and labels). So
+ *   the GPU and vLLM panels and rules are checked too, time outside the engine included.
+ * Template variables: `label_values()` is checked with /api/v1/series.
  * Without the `prometheus` binary (Debian package prometheus) the file is skipped, with a line saying so;
  * under CI=true it fails instead.
  */
 import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -45,6 +50,34 @@ let promUrl = '';
 let proxyUrl = '';
 let deadProxyUrl = '';
 let tmp = '';
+let simVllmMetrics = ''; // the simulator's /metrics when it serves vllm:* names, else ''
+
+const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
+
+/**
+ * Serves the DCGM exporter fixture as it is at /dcgm/metrics, and the vLLM fixture at /vllm/metrics with every
+ * counter sample (_total, _bucket, _sum, _count) and vllm:num_requests_waiting multiplied by the seconds since
+ * start (the fixture's values are per second).
+ */
+async function startFixtureExporter(): Promise<{ host: string; close: () => Promise<void> }> {
+  const dcgm = fixture('dcgm-exporter.prom');
+  const vllm = fixture('vllm.prom');
+  const t0 = Date.now();
+  const grows = /^(vllm:\w+?(?:_total|_bucket|_sum|_count)|vllm:num_requests_waiting)\{/;
+  const srv = createServer((req, res) => {
+    const elapsed = (Date.now() - t0) / 1000;
+    let body: string | undefined;
+    if (req.url === '/dcgm/metrics') body = dcgm;
+    else if (req.url === '/vllm/metrics')
+      body = vllm.replace(/^(.+) (\S+)$/gm, (line, series: string, value: string) =>
+        line.startsWith('#') || !grows.test(series) ? line : `${series} ${Number(value) * elapsed}`,
+      );
+    res.writeHead(body === undefined ? 404 : 200, { 'content-type': 'text/plain; version=0.0.4' }).end(body ?? 'not found');
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  return { host: `127.0.0.1:${port}`, close: () => new Promise((r) => srv.close(() => r())) };
+}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hostPort = (url: string) => new URL(url).host;
@@ -124,6 +157,16 @@ beforeAll(async () => {
   proxyUrl = tap.proxyUrl;
   deadProxyUrl = deadTap.proxyUrl;
   const unscrapeable = `127.0.0.1:${await freePort()}`;
+  const exporter = await startFixtureExporter();
+  closers.push(exporter.close);
+  // The simulator's own vLLM metrics, once it serves them (as in the compose demo profile).
+  simVllmMetrics = await fetch(`${sim.url}/metrics`).then(
+    async (r) => {
+      const text = r.ok ? await r.text() : '';
+      return text.includes('vllm:') ? text : '';
+    },
+    () => '',
+  );
 
   // rules.yml verbatim, thresholds zeroed (see the header comment).
   const rules = loadRules();
@@ -138,6 +181,14 @@ beforeAll(async () => {
       rule_files: ['rules.yml'],
       scrape_configs: [
         { job_name: 'tokentap', static_configs: [{ targets: [hostPort(tap.metricsUrl), hostPort(deadTap.metricsUrl), unscrapeable] }] },
+        {
+          job_name: 'vllm',
+          static_configs: [
+            { targets: [exporter.host], labels: { __metrics_path__: '/vllm/metrics' } },
+            ...(simVllmMetrics ? [{ targets: [hostPort(sim.url)] }] : []),
+          ],
+        },
+        { job_name: 'dcgm', static_configs: [{ targets: [exporter.host], labels: { __metrics_path__: '/dcgm/metrics' } }] },
       ],
     }),
   );
@@ -212,30 +263,48 @@ async function emptyOrFailing(exprs: NamedExpr[], deadline: number): Promise<str
   return [...errors.values(), ...pending.map((e) => `${e.source}: empty result\n    ${e.expr}`)];
 }
 
-const isVllm = (e: NamedExpr) => e.expr.includes('vllm:');
+const isEngine = (e: NamedExpr) => /vllm:|DCGM_FI_|gpu:dcgm_/.test(e.expr);
+
+/** The vllm:* metric names (histograms by their base name) an expression reads. */
+const vllmNames = (expr: string) => [...expr.matchAll(/vllm:[a-z0-9_]+/g)].map((m) => m[0].replace(/_(bucket|sum|count)$/, ''));
 
 describe.skipIf(skip)('dashboard and rules against a real Prometheus', () => {
   const dashboard = loadDashboard();
   const dashExprs = dashboardExprs(dashboard);
   const ruleExprs = rulesExprs(loadRules());
 
-  it('extracts the expressions (vLLM-only ones are skipped: no vLLM in this test)', () => {
-    expect(dashExprs.filter((e) => !isVllm(e)).length).toBeGreaterThanOrEqual(35);
-    expect(ruleExprs.filter((e) => !isVllm(e)).length).toBeGreaterThanOrEqual(35);
-    // vLLM queries live only in the "… vs vLLM" panels, beside tokentap's own (which are checked).
-    expect(dashExprs.filter(isVllm).every((e) => /^panel #\d+ "[^"]*vLLM/.test(e.source))).toBe(true);
-    expect(ruleExprs.filter(isVllm).map((e) => e.source)).toEqual(['rule VllmRequestsQueued']);
+  it('extracts the expressions, the vLLM and GPU ones included', () => {
+    expect(dashExprs.filter((e) => !isEngine(e)).length).toBeGreaterThanOrEqual(35);
+    expect(ruleExprs.filter((e) => !isEngine(e)).length).toBeGreaterThanOrEqual(35);
+    expect(dashExprs.filter(isEngine).length).toBeGreaterThanOrEqual(18);
+    for (const alert of ['VllmRequestsQueued', 'VllmKvCacheFull', 'VllmSaturated', 'GpuMemoryHigh', 'TokentapTimeOutsideEngineHigh'])
+      expect(ruleExprs.map((e) => e.source)).toContain(`rule ${alert}`);
   });
 
   it('every dashboard panel query parses and returns data', async () => {
-    const failures = await emptyOrFailing(dashExprs.filter((e) => !isVllm(e)), Date.now() + 25_000);
+    const failures = await emptyOrFailing(dashExprs, Date.now() + 25_000);
     expect(failures, failures.join('\n')).toEqual([]);
   }, 40_000);
 
   it('every recording and alerting rule expression parses and returns data (thresholds at 0)', async () => {
-    const failures = await emptyOrFailing(ruleExprs.filter((e) => !isVllm(e)), Date.now() + 15_000);
+    const failures = await emptyOrFailing(ruleExprs, Date.now() + 15_000);
     expect(failures, failures.join('\n')).toEqual([]);
   }, 30_000);
+
+  it('the fixtures expose every vllm:* and DCGM metric the dashboard and rules read', () => {
+    const all = [...dashExprs, ...ruleExprs].map((e) => e.expr).join('\n');
+    const vllmFixture = fixture('vllm.prom');
+    for (const name of new Set(vllmNames(all))) expect(vllmFixture, name).toContain(`# TYPE ${name} `);
+    const dcgmFixture = fixture('dcgm-exporter.prom');
+    for (const name of new Set([...all.matchAll(/DCGM_FI_[A-Z_]+/g)].map((m) => m[0]))) expect(dcgmFixture, name).toContain(`# TYPE ${name} `);
+  });
+
+  it("the simulator's own /metrics has every vllm:* metric the dashboard and rules read (once it serves them)", (ctx) => {
+    if (!simVllmMetrics) return ctx.skip();
+    const all = [...dashExprs, ...ruleExprs].map((e) => e.expr).join('\n');
+    const missing = [...new Set(vllmNames(all))].filter((name) => !simVllmMetrics.includes(`# TYPE ${name} `));
+    expect(missing).toEqual([]);
+  });
 
   it('Prometheus evaluates every rule without error', async () => {
     const res = await promApi('/api/v1/rules');
