@@ -66,7 +66,7 @@ export async function handleChat(ctx: ReqCtx): Promise<void> {
   const tool = planTool(body, ctx.ov.toolCall);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true, tool !== undefined);
   const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
-  ctx.engine.plan(promptTokens, slots);
+  ctx.engine.plan(promptTokens, slots, requestModel(body, ctx.opts));
   const completionTokens = countCompletion(plan);
   const finish = finishReason(plan, tool);
   const id = `chatcmpl-${hexId()}`;

@@ -28,7 +28,7 @@ export async function handleCompletions(ctx: ReqCtx): Promise<void> {
   const promptTokens = textOrIdsTokens(body.prompt);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, false);
   const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
-  ctx.engine.plan(promptTokens, slots);
+  ctx.engine.plan(promptTokens, slots, requestModel(body, ctx.opts));
   const id = `cmpl-${hexId()}`;
   const created = nowSeconds();
   const model = requestModel(body, ctx.opts);

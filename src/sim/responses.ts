@@ -50,7 +50,7 @@ export async function handleResponses(ctx: ReqCtx): Promise<void> {
   const tool = planTool(body, ctx.ov.toolCall);
   const plan = planOutput(requestMax, ctx.ov, ctx.opts.outputTokens, promptTokens, true, tool !== undefined);
   const slots = new SlotPlan(plan, ctx.ov.tokensPerChunk);
-  ctx.engine.plan(promptTokens, slots);
+  ctx.engine.plan(promptTokens, slots, requestModel(body, ctx.opts));
   const model = requestModel(body, ctx.opts);
   const createdAt = nowSeconds();
   const respId = `resp_${hexId()}`;

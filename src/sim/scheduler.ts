@@ -102,6 +102,8 @@ export class EngineRequest {
   private scheduled = 0;
   private firstToken: number | undefined;
   private lastToken = 0;
+  /** The model the request names: the simulator serves any, and labels its metrics with it. */
+  private model = '';
 
   constructor(
     private readonly sched: Scheduler,
@@ -109,9 +111,10 @@ export class EngineRequest {
   ) {}
 
   /** The handler's output plan: what the engine will generate for this request. */
-  plan(promptTokens: number, slots: SlotPlan): void {
+  plan(promptTokens: number, slots: SlotPlan, model: string): void {
     this.promptTokens = promptTokens;
     this.slots = slots;
+    this.model = model;
   }
 
   kvTokens(): number {
@@ -133,7 +136,7 @@ export class EngineRequest {
     }
     this.state = 'running';
     this.scheduled = at;
-    this.sched.metrics.scheduled(this.promptTokens, this.slots.plan.cachedTokens);
+    this.sched.metrics.scheduled(this.model, this.promptTokens, this.slots.plan.cachedTokens);
     return at;
   }
 
@@ -144,9 +147,9 @@ export class EngineRequest {
     this.generated += tokens;
     if (this.firstToken === undefined) {
       this.firstToken = at;
-      this.sched.metrics.firstToken(at - this.arrival, this.promptTokens, tokens);
+      this.sched.metrics.firstToken(this.model, at - this.arrival, this.promptTokens, tokens);
     } else {
-      this.sched.metrics.nextToken(at - this.lastToken, tokens);
+      this.sched.metrics.nextToken(this.model, at - this.lastToken, tokens);
     }
     this.lastToken = at;
   }
@@ -157,7 +160,7 @@ export class EngineRequest {
     this.state = 'done';
     this.sched.release(this);
     const reason: EngineFinishReason = this.slots.plan.finishReason;
-    this.sched.metrics.finished({
+    this.sched.metrics.finished(this.model, {
       arrival: this.arrival,
       scheduled: this.scheduled,
       firstToken: this.firstToken ?? this.lastToken,

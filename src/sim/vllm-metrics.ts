@@ -76,11 +76,20 @@ export class VllmMetrics {
   private readonly reqPrompt: Histogram<L>;
   private readonly reqGeneration: Histogram<L>;
 
-  /** `model` is the served model name (vLLM labels with served_model_name, not the request's model). */
+  /** Label sets of the models requests have named, made once each. */
+  private readonly byModel = new Map<string, Record<L, string>>();
+
+  /**
+   * `model` is the served model name: the engine-wide gauges carry it, and every series exists for it from
+   * start-up, as in vLLM. vLLM serves one name and answers 404 for others; the simulator serves any name a
+   * request gives, so per-request series are labelled with that name (tokentap's `model` label then lines
+   * up with `model_name`, and "time outside the engine" can be read per model, as with a real vLLM).
+   */
   constructor(model: string, maxModelLen: number, state: SchedulerState) {
     const registers = [this.registry];
     const labelNames = LABELS;
     const labels = (this.labels = { model_name: model, engine: '0' });
+    this.byModel.set(model, labels);
     const gauge = (name: string, help: string, read: () => number): void => {
       const g: Gauge<L> = new Gauge({ name, help, labelNames, registers, collect: () => g.set(labels, read()) });
     };
@@ -131,34 +140,44 @@ export class VllmMetrics {
   }
 
   /** At scheduling, as vLLM's KV cache manager counts a prefix-cache lookup: queried = prompt, hit = cached. */
-  scheduled(promptTokens: number, cachedTokens: number): void {
-    this.prefixQueries.inc(this.labels, promptTokens);
-    this.prefixHits.inc(this.labels, cachedTokens);
+  scheduled(model: string, promptTokens: number, cachedTokens: number): void {
+    const labels = this.labelsFor(model);
+    this.prefixQueries.inc(labels, promptTokens);
+    this.prefixHits.inc(labels, cachedTokens);
   }
 
   /** The first token: vLLM counts the prompt's tokens in the iteration that finishes prefill. */
-  firstToken(ttftMs: number, promptTokens: number, tokens: number): void {
-    this.ttft.observe(this.labels, ttftMs / 1000);
-    this.promptTokens.inc(this.labels, promptTokens);
-    this.generationTokens.inc(this.labels, tokens);
+  firstToken(model: string, ttftMs: number, promptTokens: number, tokens: number): void {
+    const labels = this.labelsFor(model);
+    this.ttft.observe(labels, ttftMs / 1000);
+    this.promptTokens.inc(labels, promptTokens);
+    this.generationTokens.inc(labels, tokens);
   }
 
   /** A later token-bearing step: one inter-token latency observation per step, as vLLM records per iteration. */
-  nextToken(gapMs: number, tokens: number): void {
-    this.itl.observe(this.labels, gapMs / 1000);
-    this.tpot.observe(this.labels, gapMs / 1000);
-    this.generationTokens.inc(this.labels, tokens);
+  nextToken(model: string, gapMs: number, tokens: number): void {
+    const labels = this.labelsFor(model);
+    this.itl.observe(labels, gapMs / 1000);
+    this.tpot.observe(labels, gapMs / 1000);
+    this.generationTokens.inc(labels, tokens);
   }
 
-  finished(t: FinishedTiming): void {
+  finished(model: string, t: FinishedTiming): void {
+    const labels = this.labelsFor(model);
     const s = (ms: number): number => Math.max(0, ms) / 1000;
-    this.success.inc({ ...this.labels, finished_reason: t.reason });
-    this.e2e.observe(this.labels, s(t.lastToken - t.arrival));
-    this.queue.observe(this.labels, s(t.scheduled - t.arrival));
-    this.inference.observe(this.labels, s(t.lastToken - t.scheduled));
-    this.prefill.observe(this.labels, s(t.firstToken - t.scheduled));
-    this.decode.observe(this.labels, s(t.lastToken - t.firstToken));
-    this.reqPrompt.observe(this.labels, t.promptTokens);
-    this.reqGeneration.observe(this.labels, t.generationTokens);
+    this.success.inc({ ...labels, finished_reason: t.reason });
+    this.e2e.observe(labels, s(t.lastToken - t.arrival));
+    this.queue.observe(labels, s(t.scheduled - t.arrival));
+    this.inference.observe(labels, s(t.lastToken - t.scheduled));
+    this.prefill.observe(labels, s(t.firstToken - t.scheduled));
+    this.decode.observe(labels, s(t.lastToken - t.firstToken));
+    this.reqPrompt.observe(labels, t.promptTokens);
+    this.reqGeneration.observe(labels, t.generationTokens);
+  }
+
+  private labelsFor(model: string): Record<L, string> {
+    let labels = this.byModel.get(model);
+    if (labels === undefined) this.byModel.set(model, (labels = { model_name: model, engine: '0' }));
+    return labels;
   }
 }

@@ -181,6 +181,18 @@ describe('vLLM /metrics', () => {
     });
   });
 
+  it('a request naming another model is counted under that model_name (tokentap\'s model label lines up)', async () => {
+    await withSim({ model: MODEL, ttftMs: 1, itlMs: 1 }, async (sim) => {
+      const r = await postJson(`${sim.url}/v1/completions`, { model: 'demo-chat', prompt: 'one two three', max_tokens: 4 });
+      const text = await scrape(sim.url);
+      const other = 'model_name="demo-chat",engine="0"';
+      expect(value(text, 'vllm:prompt_tokens_total', other)).toBe(r.json.usage.prompt_tokens);
+      expect(value(text, 'vllm:generation_tokens_total', other)).toBe(r.json.usage.completion_tokens);
+      expect(value(text, 'vllm:time_to_first_token_seconds_count', other)).toBe(1);
+      expect(value(text, 'vllm:prompt_tokens_total')).toBe(0); // the served model's series stay at 0
+    });
+  });
+
   it('--max-num-seqs and --kv-cache-tokens', () => {
     const o = parseSimArgs(['--max-num-seqs', '2', '--kv-cache-tokens', '4096']);
     expect(o).toMatchObject({ maxNumSeqs: 2, kvCacheTokens: 4096 });
