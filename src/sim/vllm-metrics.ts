@@ -11,25 +11,8 @@
  * vllm:gpu_cache_usage_perc, vllm:gpu_prefix_cache_queries_total, vllm:gpu_prefix_cache_hits_total.
  */
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
-
-export const TTFT_BUCKETS = [
-  0.001, 0.005, 0.01, 0.02, 0.04, 0.06, 0.08, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0, 160.0, 640.0, 2560.0,
-];
-export const ITL_BUCKETS = [0.01, 0.025, 0.05, 0.075, 0.1, 0.15, 0.2, 0.3, 0.4, 0.5, 0.75, 1.0, 2.5, 5.0, 7.5, 10.0, 20.0, 40.0, 80.0];
-export const REQUEST_LATENCY_BUCKETS = [
-  0.3, 0.5, 0.8, 1.0, 1.5, 2.0, 2.5, 5.0, 10.0, 15.0, 20.0, 30.0, 40.0, 50.0, 60.0, 120.0, 240.0, 480.0, 960.0, 1920.0, 7680.0,
-];
-
-/** vLLM's build_1_2_5_buckets(max_model_len): 1, 2, 5, 10, 20, 50, ... up to max_value. */
-export function build125Buckets(maxValue: number): number[] {
-  const out: number[] = [];
-  for (let p = 1; ; p *= 10) {
-    for (const m of [1, 2, 5]) {
-      if (m * p > maxValue) return out;
-      out.push(m * p);
-    }
-  }
-}
+// The same bucket lists tokentap's histograms default to (they are vLLM's): one copy for both.
+import { E2E_BUCKETS, oneTwoFiveBuckets, TPOT_BUCKETS, TTFT_BUCKETS } from '../config/buckets.js';
 
 /** vLLM v1 FinishReason values (str(reason)); every one is pre-created, as vLLM does. */
 export const FINISH_REASONS = ['stop', 'length', 'abort'] as const;
@@ -120,7 +103,7 @@ export class VllmMetrics {
     });
     for (const finished_reason of FINISH_REASONS) this.success.inc({ ...labels, finished_reason }, 0);
 
-    const tokenBuckets = build125Buckets(maxModelLen);
+    const tokenBuckets = oneTwoFiveBuckets(maxModelLen);
     this.reqPrompt = histogram('vllm:request_prompt_tokens', 'Number of prefill tokens processed.', tokenBuckets);
     this.reqGeneration = histogram('vllm:request_generation_tokens', 'Number of generation tokens processed.', tokenBuckets);
     this.ttft = histogram('vllm:time_to_first_token_seconds', 'Histogram of time to first token in seconds.', TTFT_BUCKETS);
@@ -128,10 +111,10 @@ export class VllmMetrics {
     this.tpot = histogram(
       'vllm:time_per_output_token_seconds',
       'Histogram of time per output token in seconds.DEPRECATED: Use vllm:inter_token_latency_seconds instead.',
-      ITL_BUCKETS,
+      TPOT_BUCKETS,
     );
-    this.itl = histogram('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', ITL_BUCKETS);
-    const lat = REQUEST_LATENCY_BUCKETS;
+    this.itl = histogram('vllm:inter_token_latency_seconds', 'Histogram of inter-token latency in seconds.', TPOT_BUCKETS);
+    const lat = E2E_BUCKETS; // vLLM request_latency_buckets: the E2E, queue, inference, prefill and decode histograms
     this.e2e = histogram('vllm:e2e_request_latency_seconds', 'Histogram of e2e request latency in seconds.', lat);
     this.queue = histogram('vllm:request_queue_time_seconds', 'Histogram of time spent in WAITING phase for request.', lat);
     this.inference = histogram('vllm:request_inference_time_seconds', 'Histogram of time spent in RUNNING phase for request.', lat);

@@ -5,7 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs } from '../../src/sim/cli.js';
-import { TTFT_BUCKETS, build125Buckets } from '../../src/sim/vllm-metrics.js';
+import { TTFT_BUCKETS, oneTwoFiveBuckets } from '../../src/config/buckets.js';
 import { CHAT_PATH, postJson, postSse, sleep, waitFor, withSim } from './helpers.js';
 
 const MODEL = 'sim/metrics-model';
@@ -88,7 +88,7 @@ describe('vLLM /metrics', () => {
       expect(bucketBounds(text, 'vllm:inter_token_latency_seconds')).toEqual(bucketBounds(text, 'vllm:time_per_output_token_seconds'));
       expect(bucketBounds(text, 'vllm:e2e_request_latency_seconds').at(-1)).toBe(7680);
       expect(bucketBounds(text, 'vllm:request_prompt_tokens')).toEqual([1, 2, 5, 10, 20, 50, 100, 200, 500, 1000, 2000]);
-      expect(build125Buckets(100)).toEqual([1, 2, 5, 10, 20, 50, 100]);
+      expect(oneTwoFiveBuckets(100)).toEqual([1, 2, 5, 10, 20, 50, 100]);
       // Hidden by default in v0.11.0 (--show-hidden-metrics-for-version=0.10 brings them back).
       expect(text).not.toContain('vllm:gpu_cache_usage_perc');
       expect(text).not.toContain('vllm:gpu_prefix_cache');
