@@ -5,7 +5,6 @@
  * tokentap there (in front of the same simulator) must not be reported as "proxy" when the target is the
  * simulator itself or a port nobody serves. Also: a protected /metrics (--metrics-token).
  */
-import { createServer } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { runBenchCli } from '../../src/bench/cli.js';
 import { discoverMetricsUrl, PROBES, verifyTarget } from '../../src/bench/proxy-side.js';
@@ -13,6 +12,7 @@ import { renderReport } from '../../src/bench/report-table.js';
 import { runBench, type BenchOptions } from '../../src/bench/run.js';
 import type { RunningTokentap } from '../../src/server.js';
 import { startSimulator } from '../../src/sim/server.js';
+import { freePort } from '../helpers/ports.js';
 import { startTap } from '../helpers/tap.js';
 import { captureOutput } from './output.js';
 
@@ -26,17 +26,6 @@ let locked: RunningTokentap;
 let closedPort: number;
 
 const port = (url: string): number => Number(new URL(url).port);
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port: p } = srv.address() as { port: number };
-      srv.close(() => resolve(p));
-    });
-  });
-}
 
 beforeAll(async () => {
   sim = await startSimulator({ port: 0, ttftMs: 10, itlMs: 2, outputTokens: 4 });

@@ -4,7 +4,8 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { metricSum } from '../helpers/prom.js';
-import { freePort, runCli as run, startCli, STARTUP } from './spawn.js';
+import { freePort } from '../helpers/ports.js';
+import { runCli as run, startCli, STARTUP } from './spawn.js';
 
 describe('tokentap CLI', () => {
   it('--help and --version', () => {

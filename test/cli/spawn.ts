@@ -1,6 +1,5 @@
 /** Runs the built `tokentap` command (dist/cli.js, built by `npm test`'s pretest) as a user does. */
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
-import { createServer } from 'node:net';
 
 export const CLI = new URL('../../dist/cli.js', import.meta.url).pathname;
 
@@ -40,17 +39,6 @@ export function startCli(args: string[], env: Record<string, string> = {}): CliP
   return { child, stderr: () => stderr, exited, waitFor };
 }
 
-/** A TCP port nothing listens on (just now). */
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
-}
 
 /** The startup line's proxy and metrics URLs. */
 export const STARTUP = /proxying (\S+) -> .*metrics at (\S+)\/metrics/;

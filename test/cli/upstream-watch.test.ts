@@ -1,7 +1,8 @@
 /** An upstream that is down at startup: one warning line, /readyz 503, then one line when it comes up. */
 import { afterEach, expect, it } from 'vitest';
 import { startSimulator, type RunningSim } from '../../src/sim/server.js';
-import { freePort, startCli, STARTUP, type CliProcess } from './spawn.js';
+import { freePort } from '../helpers/ports.js';
+import { startCli, STARTUP, type CliProcess } from './spawn.js';
 
 let cli: CliProcess | undefined;
 let sim: RunningSim | undefined;

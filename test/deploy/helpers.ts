@@ -1,7 +1,6 @@
 /** Shared by the deploy tests: repository paths, external binaries (skipped when missing unless CI=true), PromQL extraction from the dashboard and rules. */
 import { execFileSync } from 'node:child_process';
 import { accessSync, constants, readFileSync, statSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { delimiter, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { parse as parseYaml } from 'yaml';
@@ -84,16 +83,7 @@ export function run(bin: string, args: string[], cwd = REPO): string {
   }
 }
 
-export function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const { port } = srv.address() as { port: number };
-      srv.close(() => resolve(port));
-    });
-  });
-}
+export { freePort } from '../helpers/ports.js';
 
 // ---- the dashboard -------------------------------------------------------------------------------------------
 
