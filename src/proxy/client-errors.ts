@@ -42,13 +42,18 @@ function refusal(status: number): ProxyErrorSpec {
   return { status, type: 'invalid_request_error', code: `http_${status}`, message: `request refused: ${REASONS[status]}` };
 }
 
-/** A complete `Connection: close` answer as raw bytes (node:http has no response object for these). */
-function rawAnswer(spec: ProxyErrorSpec, requestId: string): string {
+/**
+ * Writes a complete `Connection: close` answer as raw bytes (node:http has no response object for these), then
+ * closes the socket with a lingering close.
+ */
+function answerRaw(socket: Socket, spec: ProxyErrorSpec, requestId: string): void {
   const body = errorBody(spec);
-  return (
+  lingerOnClose(socket);
+  socket.write(
     `HTTP/1.1 ${spec.status} ${REASONS[spec.status]}\r\nconnection: close\r\ncontent-type: application/json\r\n` +
-    `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`
+      `x-request-id: ${requestId}\r\ncontent-length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
   );
+  socket.destroySoon();
 }
 
 type Response = NodeJS.EventEmitter & { writableFinished: boolean; req?: IncomingMessage };
@@ -68,9 +73,7 @@ function refuse(sinks: ExchangeSinks, socket: Socket, spec: ProxyErrorSpec, meth
       exchange.finishPlain('rejected', spec.status);
       return;
     }
-    lingerOnClose(socket);
-    socket.write(rawAnswer(spec, exchange.requestId));
-    socket.destroySoon();
+    answerRaw(socket, spec, exchange.requestId);
     exchange.finishPlain('rejected', spec.status);
   };
   const inProgress = responseInProgress(socket);
@@ -113,9 +116,7 @@ export function handleClientError(
   if (state.readingBody.has(socket) && responseInProgress(socket)?.req?.complete === false) {
     // the request whose body is being read is the one refused; its handler records it
     state.refused.set(socket, status);
-    lingerOnClose(socket);
-    socket.write(rawAnswer(refusal(status), randomUUID()));
-    socket.destroySoon();
+    answerRaw(socket, refusal(status), randomUUID());
     return;
   }
   refuse(sinks, socket, refusal(status), '-');
