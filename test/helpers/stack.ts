@@ -32,16 +32,20 @@ export async function startStack(
     openai,
     logFile,
     metrics: () => scrape(tap.metricsUrl),
-    logLines: () =>
-      (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '') // the log file is opened asynchronously
-        .split('\n')
-        .filter(Boolean)
-        .map((l) => JSON.parse(l) as Record<string, unknown>),
+    logLines: () => readLogLines(logFile),
     close: async () => {
       await tap.close();
       await sim.close();
     },
   };
+}
+
+/** The access log's entries so far (none while the file does not exist yet: it is opened asynchronously). */
+export function readLogLines(logFile: string): Record<string, unknown>[] {
+  return (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
+    .split('\n')
+    .filter(Boolean)
+    .map((l) => JSON.parse(l) as Record<string, unknown>);
 }
 
 export { eventually } from './wait.js';

@@ -13,6 +13,7 @@ import { expect } from 'vitest';
 import type { RunningTokentap } from '../../src/server.js';
 import { startSimulator, type RunningSim } from '../../src/sim/server.js';
 import { metricSum } from '../helpers/prom.js';
+import { readLogLines } from '../helpers/stack.js';
 import { startTap } from '../helpers/tap.js';
 import { eventually } from '../helpers/wait.js';
 
@@ -96,11 +97,7 @@ export async function startHostile(tapOptions: Record<string, unknown> = {}, ups
       const s = connect(Number(port), hostname, () => resolve(s));
       s.on('error', reject);
     });
-  const logLines = () =>
-    (existsSync(logFile) ? readFileSync(logFile, 'utf8') : '')
-      .split('\n')
-      .filter(Boolean)
-      .map((l) => JSON.parse(l) as Record<string, unknown>);
+  const logLines = () => readLogLines(logFile);
   // The harness's own HTTP (scrapes, the serving check) goes through one agent, closed before fds are
   // counted, so its kept-alive connections do not count against tokentap.
   let agent = new Agent();
