@@ -47,6 +47,9 @@ export class Exchange implements ActiveEntry {
   cutter: { cut(): void } | null = null;
   /** The upstream's own x-request-id, for the access log (acceptableRequestId's rules). */
   upstreamRequestId: string | null = null;
+  /** The trace id (32 hex digits) of this request's span when tracing is on and the request is sampled, else
+   * null: set by tracing (src/trace/), read by the exemplars and the access log. */
+  traceId: string | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
   /** Links of the active list (ActiveList). */
