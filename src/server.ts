@@ -59,15 +59,17 @@ export interface StartOptions {
   serveMetrics?: boolean;
 }
 
-/** Serves /metrics, /healthz, /readyz on the metrics port. */
+/** Serves /metrics, /healthz, /readyz on the metrics port; `openMetrics`: the OpenMetrics exposition, when
+ * this process has one (not the --workers primary, whose aggregate has no exemplars). */
 export function startMetricsServer(
   config: Config,
   exposition: () => Promise<string | readonly string[]>,
   contentType: string,
   ready: () => Promise<boolean>,
+  openMetrics?: () => Promise<string | readonly string[]>,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createAdaptorServer({
-    fetch: createMetricsApp({ exposition, contentType, ready, token: config.metrics_token }).fetch,
+    fetch: createMetricsApp({ exposition, contentType, openMetrics, ready, token: config.metrics_token }).fetch,
     overrideGlobalObjects: false,
   }) as Server;
   return listen(server, config.metrics_port, config.metrics_host).then((url) => ({
@@ -112,7 +114,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   });
   const proxyUrl = await listen(proxyServer, config.port, config.host);
   const metricsServer = serveMetrics
-    ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe())
+    ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe(), metrics.openMetrics)
     : null;
   const metricsUrl = metricsServer?.url ?? '';
 

@@ -4,7 +4,8 @@ import type { Config } from '../config/schema.js';
 import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
 import { FastCounter, FastGauge } from './fast-counter.js';
-import { FastHistogram } from './fast-histogram.js';
+import { ExemplarHistogram, FastHistogram } from './fast-histogram.js';
+import { promClientOpenMetrics } from './openmetrics.js';
 import { renderExposition, type ExpositionParts } from './sliced-render.js';
 
 export type Outcome =
@@ -31,6 +32,13 @@ export interface FinishedRequest {
 
 const ME = ['model', 'endpoint'];
 
+/** Where a request's exemplars come from (its Exchange): the ids they carry, and t0 to time the E2E one. */
+export interface ExemplarSource {
+  readonly requestId: string;
+  readonly traceId: string | null;
+  readonly t0: number;
+}
+
 /** `probeUpstream`: can a connection to the upstream be opened now? (asked at each scrape) */
 export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => Promise<boolean>) {
   /** prom-client's own metrics: counters, the gauge, process metrics. */
@@ -47,6 +55,12 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   const fast: ExpositionParts[] = [];
   const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
     const h = new FastHistogram(name, help, labelNames, b, fastRegister);
+    fast.push(h);
+    return h;
+  };
+  /** A histogram whose buckets carry exemplars (request id, trace id), in the OpenMetrics format. */
+  const exemplarHistogram = (name: string, help: string, b: number[], labelNames = ME) => {
+    const h = new ExemplarHistogram(name, help, labelNames, b, fastRegister);
     fast.push(h);
     return h;
   };
@@ -74,13 +88,13 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   }
   const inFlight = new FastGauge('tokentap_requests_in_flight', 'Requests being handled now.', ME, fastRegister);
   fast.push(inFlight);
-  const duration = histogram(
+  const duration = exemplarHistogram(
     'tokentap_request_duration_seconds',
     'End-to-end latency: last byte sent to the client minus request headers received.',
     buckets.e2e,
     ['model', 'endpoint', 'stream', 'outcome'],
   );
-  const ttft = histogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
+  const ttft = exemplarHistogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
   const ttfc = histogram(
     'tokentap_time_to_first_content_seconds',
     'Time to the first event with content, text or tool calls (streaming; later than TTFT for reasoning models).',
@@ -147,13 +161,16 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     return v;
   };
 
-  /** Records one finished request; `b`: its series, when the caller bound them already (see `series`). */
-  function record(r: FinishedRequest, b: Series = series(r.model, r.endpoint)): void {
+  /** Records one finished request; `b`: its series, when the caller bound them already (see `series`);
+   * `source`: the request, for the E2E histogram's exemplar (none without). */
+  function record(r: FinishedRequest, b: Series = series(r.model, r.endpoint), source?: ExemplarSource): void {
     const { model, endpoint, record: rec } = r;
     const stream = r.stream ? 'true' : 'false';
     const code = String(r.code);
     cached(b.requests, `${stream} ${code} ${r.outcome}`, () => requests.labels(model, endpoint, stream, code, r.outcome)).inc();
-    cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome)).observe(rec.e2eMs / 1000);
+    const e2e = cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome));
+    if (source === undefined) e2e.observe(rec.e2eMs / 1000);
+    else e2e.observeWithExemplar(rec.e2eMs / 1000, source.requestId, source.traceId, source.t0 + rec.e2eMs);
     // TTFT, time to first content, ITL and the completion tokens of token events were observed live
     // (Exchange.observeTokenEvent); what is left is what only the end knows.
     if (rec.tpotMs !== null) b.tpot.observe(rec.tpotMs / 1000);
@@ -181,6 +198,11 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     /** The whole text exposition of this process, in pieces to concatenate; the per-request metrics are
      * rendered in slices, letting the event loop turn between them (see renderExposition). */
     exposition: async (): Promise<string[]> => [`${await register.metrics()}\n`, ...(await renderExposition(fast))],
+    /** The same metrics in the OpenMetrics 1.0 format, with the exemplars (see docs/metrics.md), ending in `# EOF`. */
+    openMetrics: async (): Promise<string[]> => {
+      const own = await promClientOpenMetrics(register);
+      return [...(own.trim() === '' ? [] : [own]), ...(await renderExposition(fast, true)), '# EOF\n'];
+    },
     record,
     /** A client connection that never sent a request was closed. */
     connectionClosedIdle: () => idleClosed.inc(),

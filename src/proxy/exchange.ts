@@ -89,7 +89,7 @@ export class Exchange implements ActiveEntry {
   observeTokenEvent(now: number, gapMs: number | null, countToken: boolean): void {
     if (this.finished) return;
     const s = this.series;
-    if (gapMs === null) s.ttft.observe((now - this.t0) / 1000);
+    if (gapMs === null) s.ttft.observeWithExemplar((now - this.t0) / 1000, this.requestId, this.traceId, now);
     else s.itl.observe(gapMs / 1000);
     if (countToken) s.completion.inc(1);
   }
@@ -120,7 +120,7 @@ export class Exchange implements ActiveEntry {
     this.sinks.active.delete(this);
     try {
       const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record, upstreamRequestId: this.upstreamRequestId };
-      this.sinks.metrics.record(finished, this.series);
+      this.sinks.metrics.record(finished, this.series, this);
       if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
     } catch (err) {
       reportInternalError('recording a request', err);
