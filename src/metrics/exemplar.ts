@@ -62,7 +62,8 @@ export function hasExemplarLabels(requestId: string, traceId: string | null): bo
 /**
  * ` # {labels} value timestamp`, appended to a bucket's sample line. `at`: when it was observed, a
  * performance.now() reading (the one the hot path already made); the timestamp is in seconds since the epoch,
- * to the millisecond, as OpenMetrics writes them.
+ * to the millisecond, as OpenMetrics writes them: performance.timeOrigin + `at`, the clock OpenTelemetry JS
+ * stamps its spans with, so an exemplar and its request's span agree.
  */
 export function exemplarSuffix(requestId: string, traceId: string | null, value: number, at: number): string {
   const labels = exemplarLabelText(requestId, traceId);

@@ -3,6 +3,7 @@
  * search and three additions, with no per-observation label hashing or validation (prom-client's Histogram
  * hashes the labels on every observe; tokentap observes once per token gap). It registers in a prom-client
  * Registry and exposes the same series and the same cluster aggregation (`sum`) as prom-client's Histogram.
+ * ExemplarHistogram adds an exemplar per bucket, written in the OpenMetrics format only.
  */
 import type { Registry } from 'prom-client';
 import { exemplarSuffix, hasExemplarLabels } from './exemplar.js';
@@ -70,6 +71,8 @@ class ExemplarSeries extends Series implements ExemplarHistogramSeries {
     this.exAt = new Float64Array(n);
   }
 
+  // The bucket search of Series.observe, repeated: observe() stays exactly as it was for the histograms
+  // without exemplars (ITL observes once per token gap).
   observeWithExemplar(value: number, requestId: string, traceId: string | null, at: number): void {
     if (!Number.isFinite(value)) return;
     const bounds = this.bounds;
