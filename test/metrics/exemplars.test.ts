@@ -88,6 +88,17 @@ describe('ExemplarHistogram', () => {
     expect(norm(ex.exposition())).toEqual(norm(plain.exposition()));
     expect(ex.exposition(true).match(/ # \{/g)).toHaveLength(4); // the four buckets observed (NaN and ∞ are not)
   });
+
+
+  it('the OpenMetrics render is sliced like the classic one: pieces of whole lines, the bytes of one pass', async () => {
+    const h = new ExemplarHistogram('h', 'h', ['model'], [1, 2, 3], new client.Registry());
+    for (let i = 0; i < 20_000; i++) h.labels(`model-${i}`).observeWithExemplar(i % 4, `req-${i}`, i % 2 ? TRACE : null, at(1_700_000_000_000 + i));
+    const pieces = await renderExposition([h], true);
+    expect(pieces.length).toBeGreaterThan(5);
+    for (const piece of pieces) expect(piece.endsWith('\n')).toBe(true);
+    expect(pieces.join('')).toBe(`${h.exposition(true)}\n`);
+    expect(pieces.join('').match(/ # \{request_id="req-\d+"/g)).toHaveLength(20_000);
+  });
 });
 
 describe('the exemplar label set: at most 128 code points of names and values (OpenMetrics 1.0)', () => {
