@@ -89,7 +89,7 @@ export function configFromFile(path: string): Raw {
 }
 
 /** Never echo secrets: values of these fields are replaced in messages. */
-const SECRET_FIELDS = new Set(['metrics_token']);
+const SECRET_FIELDS = new Set(['metrics_token', 'key_id_secret']);
 
 /** The field names a (nested) config object accepts, for "did you mean" hints. */
 function knownFields(parent: string[]): string[] {
@@ -115,6 +115,8 @@ export function validateConfig(raw: Raw, extra: string[] = []): Config {
   const lines = (result.issues ?? []).map((issue) => {
     const path = (issue.path ?? []).map((item) => String(item.key));
     const field = path.join('.') || '(top level)';
+    // a missing required member (e.g. prices.<model>.input) is reported by its object, expecting its name
+    if (issue.type === 'strict_object' && issue.expected !== 'never') return `${field}: is required`;
     if (issue.type === 'strict_object') {
       const hint = closest(path[path.length - 1] ?? '', knownFields(path.slice(0, -1)));
       return `unknown field ${field}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`;
