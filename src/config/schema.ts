@@ -86,14 +86,19 @@ const PRICE_MESSAGE = 'must be a number >= 0: the price of 1,000,000 tokens in `
 const pricePerMillion = v.pipe(v.number(PRICE_MESSAGE), v.minValue(0, PRICE_MESSAGE), v.finite(PRICE_MESSAGE));
 
 /** `prices`: model name or glob → prices per 1,000,000 tokens (src/usage/prices.ts). File only. */
+const PRICES_MESSAGE = 'must be a mapping of model names or globs to prices';
 const priceTable = v.optional(
-  v.record(
-    v.pipe(v.string(), v.minLength(1, 'a model name or glob must not be empty')),
-    v.strictObject(
-      { input: pricePerMillion, cached_input: v.optional(pricePerMillion), output: pricePerMillion, reasoning: v.optional(pricePerMillion) },
-      'must be a mapping with input and output (and optionally cached_input, reasoning) per 1,000,000 tokens',
+  v.pipe(
+    // (a record alone would take a YAML list: arrays are objects)
+    v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), PRICES_MESSAGE),
+    v.record(
+      v.pipe(v.string(), v.minLength(1, 'a model name or glob must not be empty')),
+      v.strictObject(
+        { input: pricePerMillion, cached_input: v.optional(pricePerMillion), output: pricePerMillion, reasoning: v.optional(pricePerMillion) },
+        'must be a mapping with input and output (and optionally cached_input, reasoning) per 1,000,000 tokens',
+      ),
+      PRICES_MESSAGE,
     ),
-    'must be a mapping of model names or globs to prices',
   ),
   () => ({}),
 );
