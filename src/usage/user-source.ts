@@ -46,11 +46,18 @@ export function parseUserFrom(entries: readonly string[]): UserSource[] {
   return out;
 }
 
-/** A usable id: trimmed, non-empty, at most MAX_USER_LENGTH; else undefined. */
+/** With the u flag a surrogate pair is one code point: only a lone surrogate matches. */
+const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16; else undefined. (A body's
+ * `"\ud800"` decodes to a lone surrogate, which the exposition writes as U+FFFD: two such users would be two
+ * series with one label set, and Prometheus refuses a scrape with duplicate series.)
+ */
 export function userValue(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const s = v.trim();
-  return s === '' || s.length > MAX_USER_LENGTH ? undefined : s;
+  return s === '' || s.length > MAX_USER_LENGTH || LONE_SURROGATE.test(s) ? undefined : s;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {

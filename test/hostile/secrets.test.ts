@@ -82,7 +82,7 @@ describe('attribution: API keys and the key id secret', () => {
       };
       const chat = JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'hi' }], max_tokens: 2 });
       for (const key of KEYS) {
-        const auth = key.startsWith('az-') ? { 'api-key': key } : { authorization: `Bearer ${key}` };
+        const auth: Record<string, string> = key.startsWith('az-') ? { 'api-key': key } : { authorization: `Bearer ${key}` };
         await ask('/v1/chat/completions', auth, chat); // ok
         await ask('/v1/chat/completions', { ...auth, 'x-sim-fault': 'http-400' }, chat); // the upstream refuses
         await ask('/v1/chat/completions', auth, JSON.stringify({ model: 'm', prompt: 'x'.repeat(20_000) })); // 413 from tokentap

@@ -51,6 +51,8 @@ describe('resolveUser', () => {
       'x'.repeat(MAX_USER_LENGTH),
     );
     expect(resolveUser(sources, {}, '', null)).toBeUndefined();
+    expect(resolveUser(sources, {}, 'lone \ud800 surrogate', 'k')).toBe('k'); // not well-formed: next source
+    expect(resolveUser(sources, {}, 'pair \ud83d\ude00 ok', 'k')).toBe('pair \ud83d\ude00 ok');
   });
   it('hashes header and body values, never a key id (already a pseudonym)', () => {
     const hash = (u: string) => `h(${u})`;
