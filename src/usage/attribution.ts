@@ -56,3 +56,15 @@ export class Attribution {
 export function createAttribution(config: Config): Attribution | null {
   return config.user_from.length === 0 && config.key_id_secret === undefined ? null : new Attribution(config);
 }
+
+/** The startup line's account of attribution and prices (no secret), or null when both are off. */
+export function attributionSummary(config: Pick<Config, 'user_from' | 'key_id_secret' | 'hash_user_ids' | 'max_users' | 'prices' | 'currency'>): string | null {
+  const parts: string[] = [];
+  if (config.user_from.length > 0) {
+    parts.push(`users from ${config.user_from.join(', ')}${config.hash_user_ids ? ' (hashed)' : ''}, at most ${config.max_users} as labels`);
+  }
+  if (config.key_id_secret !== undefined) parts.push('key ids in the access log');
+  const priced = Object.keys(config.prices).length;
+  if (priced > 0) parts.push(`prices for ${priced} model name${priced === 1 ? '' : 's'} or glob${priced === 1 ? '' : 's'} in ${config.currency}`);
+  return parts.length === 0 ? null : `attribution: ${parts.join('; ')}`;
+}

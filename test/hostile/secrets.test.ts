@@ -95,6 +95,7 @@ describe('attribution: API keys and the key id secret', () => {
       await exited;
       await sim.close();
     }
+    expect(stderr).toContain('tokentap: attribution: users from api_key, at most 100 as labels; key ids in the access log');
     expect(stdout.split('\n').filter(Boolean)).toHaveLength(5 * KEYS.length);
     const ids = stdout
       .split('\n')
