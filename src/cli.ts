@@ -10,6 +10,7 @@ import { startClusterPrimary, startClusterWorker, type ClusterPrimary } from './
 import { checkAccessLog } from './log/access-log.js';
 import { probeUpstream } from './proxy/upstream.js';
 import { startWithConfig, type RunningTokentap } from './server.js';
+import { attributionSummary } from './usage/attribution.js';
 
 const HELP = `tokentap — a transparent metering proxy for OpenAI-compatible inference servers
 
@@ -208,6 +209,8 @@ function printStartup(config: Config, running: RunningTokentap | ClusterPrimary,
   );
   say(`tokentap: proxy on ${proxy.address} (${proxy.scope})`);
   say(`tokentap: metrics on ${metrics.address} (${metrics.scope}, ${token})`);
+  const attribution = attributionSummary(config);
+  if (attribution !== null) say(`tokentap: ${attribution}`);
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };

@@ -16,6 +16,8 @@ import { proxyListener } from './proxy/listener.js';
 import { Exchange } from './proxy/exchange.js';
 import { randomUUID } from 'node:crypto';
 import { createUpstream } from './proxy/upstream.js';
+import { createAttribution } from './usage/attribution.js';
+import { PriceTable } from './usage/prices.js';
 
 export interface RunningTokentap {
   proxyUrl: string;
@@ -90,11 +92,16 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
     headersTimeoutMs: config.upstream_headers_timeout,
     idleTimeoutMs: config.upstream_idle_timeout,
   });
-  const metrics = createMetrics(config.buckets, () => upstream.probe());
+  const prices = Object.keys(config.prices).length > 0 ? new PriceTable(config.prices) : null;
+  const metrics = createMetrics(config.buckets, () => upstream.probe(), {
+    users: config.user_from.length > 0,
+    currency: prices === null ? undefined : config.currency,
+  });
   const log = openAccessLog(config.access_log);
   const active = new ActiveList<Exchange>();
   const clientErrors = newClientErrorState();
-  const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active, clientErrors };
+  const models = new ModelLabeler(config.model_allowlist, config.max_models);
+  const deps = { config, upstream, models, attribution: createAttribution(config), prices, metrics, log, active, clientErrors };
 
   const proxyServer = createServer(
     {
@@ -110,6 +117,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   // An Expect other than 100-continue: answered 417 here (node:http would answer it without telling anyone).
   proxyServer.on('checkExpectation', (req, res) => {
     const exchange = new Exchange(deps, { t0: performance.now(), requestId: randomUUID(), method: req.method ?? '-', endpoint: 'other', model: undefined, stream: false });
+    exchange.attribute(req.headers, undefined);
     sendJsonError(res, exchange, expectationFailed, 'rejected', true);
   });
   const proxyUrl = await listen(proxyServer, config.port, config.host);

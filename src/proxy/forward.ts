@@ -57,9 +57,20 @@ export function proxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoin
   });
 }
 
-function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestState, endpoint: Exchange['endpoint'], model: string | undefined, stream = false): Exchange {
-  state.exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
-  return state.exchange;
+function newExchange(
+  deps: ProxyDeps,
+  incoming: IncomingMessage,
+  state: RequestState,
+  endpoint: Exchange['endpoint'],
+  model: string | undefined,
+  stream = false,
+  bodyUser?: string,
+): Exchange {
+  const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
+  state.exchange = exchange;
+  // attribution on: every path (rejected, aborted, 500) gets the user its headers name
+  if (deps.attribution != null) exchange.attribute(incoming.headers, bodyUser);
+  return exchange;
 }
 
 async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse, state: RequestState): Promise<void> {
@@ -105,8 +116,8 @@ async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, ou
     }
   }
 
-  const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body) : NO_FACTS;
-  const exchange = newExchange(deps, incoming, state, endpoint, facts.model, facts.stream);
+  const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body, deps.attribution?.bodyUser === true) : NO_FACTS;
+  const exchange = newExchange(deps, incoming, state, endpoint, facts.model, facts.stream, facts.user);
   const inject = deps.config.inject_usage && facts.stream && facts.injectable && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;
 
