@@ -9,6 +9,15 @@ export const OTHER_MODEL = 'other';
 export const UNKNOWN_MODEL = 'unknown';
 /** Longer values are never used as label values. */
 const MAX_LABEL_LENGTH = 128;
+/** Matches a lone surrogate (with the u flag a surrogate pair is one code point, so only a lone one matches). */
+export const LONE_SURROGATE = /\p{Cs}/u;
+
+/**
+ * Can `value` be a label value of its own? Not when too long, nor when it holds a lone surrogate (a JSON
+ * `"\ud800"` decodes to one): the exposition writes every lone surrogate as U+FFFD, so two such values would be
+ * two series with the same label set, and Prometheus rejects the whole scrape for a duplicate series.
+ */
+const labelable = (value: string): boolean => value.length <= MAX_LABEL_LENGTH && !LONE_SURROGATE.test(value);
 
 export class LabelTable {
   private readonly allow: Set<string> | null;
@@ -33,15 +42,15 @@ export class LabelTable {
       value !== '' &&
       this.allow === null &&
       !this.seen.has(value) &&
-      value.length <= MAX_LABEL_LENGTH &&
-      this.seen.size < this.max
+      this.seen.size < this.max &&
+      labelable(value)
     );
   }
 
   /** The upstream answered a request for `value` with a 2xx: its label from now on (a slot if one is free). */
   admit(value: string): string {
     if (this.allow !== null || this.seen.has(value)) return this.label(value);
-    if (value.length > MAX_LABEL_LENGTH || this.seen.size >= this.max) return OTHER_MODEL;
+    if (this.seen.size >= this.max || !labelable(value)) return OTHER_MODEL;
     this.seen.add(value);
     return value;
   }

@@ -4,6 +4,7 @@
  * one request's headers are pure.
  */
 import type { IncomingHttpHeaders } from 'node:http';
+import { LONE_SURROGATE } from '../metrics/model-label.js';
 
 export type UserSource = { kind: 'header'; name: string } | { kind: 'body' } | { kind: 'api_key' };
 
@@ -46,8 +47,6 @@ export function parseUserFrom(entries: readonly string[]): UserSource[] {
   return out;
 }
 
-/** With the u flag a surrogate pair is one code point: only a lone surrogate matches. */
-const LONE_SURROGATE = /\p{Cs}/u;
 
 /**
  * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16; else undefined. (A body's
