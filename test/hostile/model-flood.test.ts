@@ -65,7 +65,7 @@ describe('a flood of bogus model names (finding 6)', () => {
     expect(metricSum(m, 'tokentap_requests_total', { model: 'fresh', outcome: 'ok' })).toBe(1);
   });
 
-  it('two model names with different lone surrogates keep one label each, not two series with one label set', async () => {
+  it('model names with lone surrogates are labelled other: never two series with one label set', async () => {
     // `"\ud800"` and `"\udfff"` decode to different strings, but the exposition writes both as U+FFFD: as labels
     // of their own they made two series with the same label set, and Prometheus rejects such a scrape whole.
     h = await startHostile();
