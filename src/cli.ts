@@ -10,6 +10,7 @@ import { startClusterPrimary, startClusterWorker, type ClusterPrimary } from './
 import { checkAccessLog } from './log/access-log.js';
 import { probeUpstream } from './proxy/upstream.js';
 import { startWithConfig, type RunningTokentap } from './server.js';
+import { resolveTracing } from './trace/settings.js';
 
 const HELP = `tokentap — a transparent metering proxy for OpenAI-compatible inference servers
 
@@ -208,6 +209,15 @@ function printStartup(config: Config, running: RunningTokentap | ClusterPrimary,
   );
   say(`tokentap: proxy on ${proxy.address} (${proxy.scope})`);
   say(`tokentap: metrics on ${metrics.address} (${metrics.scope}, ${token})`);
+  const tracing = resolveTracing(config, process.env);
+  for (const w of tracing.warnings) say(`tokentap: tracing: warning: ${w}`);
+  const t = tracing.settings;
+  if (t !== null) {
+    say(
+      `tokentap: tracing: spans of service ${t.serviceName} to ${redactUrl(t.url)} (OTLP/HTTP, from ${t.urlSource}), ` +
+        `sampler ${t.sampler.name}${workers > 1 ? ', each worker exports its own' : ''}`,
+    );
+  }
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };

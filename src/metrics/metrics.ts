@@ -115,6 +115,12 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     ['reason'],
   );
   const idleClosed = connectionsClosed.labels('idle_timeout');
+  // Exposed once tracing is on (src/trace/tracer.ts adds 0 at its start); never while tracing is off.
+  const traceSpansDropped = counter(
+    'tokentap_trace_spans_dropped_total',
+    'Trace spans not exported: the export queue was full (the collector is down or slow) or an export failed.',
+    [],
+  ).labels();
 
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
@@ -184,6 +190,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     record,
     /** A client connection that never sent a request was closed. */
     connectionClosedIdle: () => idleClosed.inc(),
+    /** tokentap_trace_spans_dropped_total (tracing, src/trace/). */
+    traceSpansDropped,
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,
   };

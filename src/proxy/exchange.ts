@@ -3,6 +3,7 @@ import { accessLogEntry, type AccessLog } from '../log/access-log.js';
 import { buildRecord, type MeterRecord } from '../meter/record.js';
 import type { Metrics, Outcome } from '../metrics/metrics.js';
 import type { ModelLabeler } from '../metrics/model-label.js';
+import type { RequestSpan } from '../trace/types.js';
 import type { ActiveEntry, ActiveList } from './active-list.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -50,6 +51,8 @@ export class Exchange implements ActiveEntry {
   /** The trace id (32 hex digits) of this request's span when tracing is on and the request is sampled, else
    * null: set by tracing (src/trace/), read by the exemplars and the access log. */
   traceId: string | null = null;
+  /** This request's span when tracing is on (src/trace/), ended when the request is recorded. */
+  span: RequestSpan | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
   /** Links of the active list (ActiveList). */
@@ -122,6 +125,7 @@ export class Exchange implements ActiveEntry {
       const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record, upstreamRequestId: this.upstreamRequestId };
       this.sinks.metrics.record(finished, this.series);
       if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+      if (this.span !== null) this.span.end(finished, this.t0);
     } catch (err) {
       reportInternalError('recording a request', err);
     }

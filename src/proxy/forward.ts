@@ -14,11 +14,14 @@ import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
 import { inspectRequestBody, NO_FACTS, withIncludeUsage } from './request-body.js';
 import { resolveTarget } from './request-target.js';
 import type { Upstream } from './upstream.js';
+import type { Tracing } from '../trace/types.js';
 
 export interface ProxyDeps extends ExchangeSinks {
   config: Config;
   upstream: Upstream;
   clientErrors: ClientErrorState;
+  /** Tracing on (src/trace/), else null. */
+  tracing: Tracing | null;
 }
 
 /** What one request has built so far, so that a failure anywhere can still finish it exactly once. */
@@ -58,8 +61,15 @@ export function proxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoin
 }
 
 function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestState, endpoint: Exchange['endpoint'], model: string | undefined, stream = false): Exchange {
-  state.exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
-  return state.exchange;
+  const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
+  state.exchange = exchange;
+  if (deps.tracing !== null) {
+    const url = incoming.url ?? '/';
+    const q = url.indexOf('?');
+    exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, path: q === -1 ? url : url.slice(0, q), headers: incoming.headers });
+    exchange.traceId = exchange.span.traceId;
+  }
+  return exchange;
 }
 
 async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse, state: RequestState): Promise<void> {
@@ -118,6 +128,8 @@ async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, ou
     bodyLength: sent?.length,
     identityEncoding: endpoint !== 'other',
     trustForwarded: deps.config.trust_forwarded_headers,
+    traceparent: exchange.span?.traceparent,
+    tracestate: exchange.span?.tracestate,
   });
   try {
     deps.upstream.dispatcher.dispatch({ path: deps.upstream.basePath + target.path, method: method as 'GET', headers, body: sent ?? null }, relay);
