@@ -59,7 +59,8 @@ export function startTokentap(input: ConfigInput, options: StartOptions = {}): P
 export interface StartOptions {
   /** Serve the metrics port from this process (false in cluster workers: the primary serves the aggregate). */
   serveMetrics?: boolean;
-  /** The OTEL_* variables tracing reads (default process.env); see src/trace/settings.ts. */
+  /** The OTEL_* variables tracing reads (default process.env; src/trace/settings.ts). The exporter reads
+   * OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION and the certificate variables from process.env itself. */
   env?: NodeJS.ProcessEnv;
 }
 

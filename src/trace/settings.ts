@@ -32,6 +32,9 @@ export interface TracingSettings {
   serviceName: string;
   sampler: SamplerSpec;
   batch: BatchSettings;
+  /** OTEL_EXPORTER_OTLP_(TRACES_)TIMEOUT (ms), undefined: the exporter's default (10 s, retries included). The
+   * exporter reads OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION and the certificate variables itself. */
+  exportTimeoutMs: number | undefined;
 }
 
 export interface ResolvedTracing {
@@ -110,6 +113,18 @@ function batchFrom(env: NodeJS.ProcessEnv, warnings: string[]): BatchSettings {
   return out;
 }
 
+function timeoutFrom(env: NodeJS.ProcessEnv, warnings: string[]): number | undefined {
+  for (const name of ['OTEL_EXPORTER_OTLP_TRACES_TIMEOUT', 'OTEL_EXPORTER_OTLP_TIMEOUT']) {
+    const raw = nonEmpty(env[name]);
+    if (raw === undefined) continue;
+    const n = Number(raw);
+    if (Number.isFinite(n) && n > 0) return n;
+    warnings.push(`${name}=${raw} is not a positive number of milliseconds: using 10000`);
+    return undefined;
+  }
+  return undefined;
+}
+
 const isTrue = (v: string | undefined) => nonEmpty(v)?.toLowerCase() === 'true';
 
 /**
@@ -154,6 +169,7 @@ export function resolveTracing(config: Config, env: NodeJS.ProcessEnv): Resolved
       serviceName: nonEmpty(env.OTEL_SERVICE_NAME) ?? 'tokentap',
       sampler: samplerFrom(config, env, warnings),
       batch: batchFrom(env, warnings),
+      exportTimeoutMs: timeoutFrom(env, warnings),
     },
     warnings,
   };
