@@ -103,6 +103,26 @@ describe('W3C trace context', () => {
   });
 });
 
+describe('hostile trace context and names', () => {
+  it('an oversized tracestate is not carried on; an oversized model name is cut in the span', async () => {
+    await withTap({}, async (tap, receiver) => {
+      const sent = await send(tap, { traceparent: `00-${CLIENT_TRACE}-${CLIENT_SPAN}-01`, tracestate: `k=${'v'.repeat(8000)}` });
+      expect(sent.headers.tracestate === undefined || String(sent.headers.tracestate).length <= 512).toBe(true);
+      expect(String(sent.headers.traceparent)).toMatch(new RegExp(`^00-${CLIENT_TRACE}-[0-9a-f]{16}-01$`));
+      const long = 'm'.repeat(5000);
+      const res = await fetch(`${tap.proxyUrl}/v1/chat/completions`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ model: long, messages: [{ role: 'user', content: 'x' }] }),
+      });
+      await res.arrayBuffer();
+      const span = await exportedSpan(receiver, res.headers.get('x-request-id')!);
+      expect(span.name).toBe(`chat ${'m'.repeat(256)}`);
+      expect(span.attributes['gen_ai.request.model']).toBe('m'.repeat(256));
+    });
+  });
+});
+
 describe('sampling', () => {
   it('ratio 1 exports every request; ratio 0 none, yet the upstream still gets a traceparent (sampled flag off)', async () => {
     await withTap({ tracing_sample_ratio: 1 }, async (tap, receiver) => {
