@@ -89,7 +89,7 @@ describe('tracing from the command line', () => {
   }, 60_000);
 
   it('OTEL_TRACES_EXPORTER=none keeps it off even with an endpoint; so does OTEL_SDK_DISABLED=true', async () => {
-    for (const off of [{ OTEL_TRACES_EXPORTER: 'none' }, { OTEL_SDK_DISABLED: 'true' }]) {
+    for (const off of [{ OTEL_TRACES_EXPORTER: 'none' }, { OTEL_SDK_DISABLED: 'true' }] as Record<string, string>[]) {
       const r = await run({ OTEL_EXPORTER_OTLP_ENDPOINT: receiver.url, ...off });
       expect(otelSdk(r.modules)).toEqual([]);
       expect(r.sent[0].upstream.headers.traceparent).toBe(CLIENT_TRACEPARENT);
