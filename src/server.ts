@@ -72,7 +72,7 @@ async function startTracingIfOn(config: Config, env: NodeJS.ProcessEnv, metrics:
   const { settings } = resolveTracing(config, env);
   if (settings === null) return null;
   const { startTracing } = await import('./trace/tracer.js');
-  return startTracing(settings, config.upstream!, { dropped: metrics.traceSpansDropped, say: (line) => void process.stderr.write(`${line}\n`) });
+  return startTracing(settings, config.upstream!, { dropped: metrics.traceSpansDropped(), say: (line) => void process.stderr.write(`${line}\n`) });
 }
 
 /** Serves /metrics, /healthz, /readyz on the metrics port. */

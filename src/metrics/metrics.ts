@@ -115,12 +115,14 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     ['reason'],
   );
   const idleClosed = connectionsClosed.labels('idle_timeout');
-  // Exposed once tracing is on (src/trace/tracer.ts adds 0 at its start); never while tracing is off.
-  const traceSpansDropped = counter(
-    'tokentap_trace_spans_dropped_total',
-    'Trace spans not exported: the export queue was full (the collector is down or slow) or an export failed.',
-    [],
-  ).labels();
+  // Declared when tracing starts (src/trace/), so that tracing off exposes no family without samples.
+  let spansDropped: ReturnType<ReturnType<typeof counter>['labels']> | null = null;
+  const traceSpansDropped = () =>
+    (spansDropped ??= counter(
+      'tokentap_trace_spans_dropped_total',
+      'Trace spans not exported: the export queue was full (the collector is down or slow) or an export failed.',
+      [],
+    ).labels());
 
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
@@ -190,7 +192,7 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     record,
     /** A client connection that never sent a request was closed. */
     connectionClosedIdle: () => idleClosed.inc(),
-    /** tokentap_trace_spans_dropped_total (tracing, src/trace/). */
+    /** tokentap_trace_spans_dropped_total, declared on first call (when tracing starts, src/trace/). */
     traceSpansDropped,
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,
