@@ -64,9 +64,7 @@ function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestS
   const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
   state.exchange = exchange;
   if (deps.tracing !== null) {
-    const url = incoming.url ?? '/';
-    const q = url.indexOf('?');
-    exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, path: q === -1 ? url : url.slice(0, q), headers: incoming.headers });
+    exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, url: incoming.url ?? '/', headers: incoming.headers });
     exchange.traceId = exchange.span.traceId;
   }
   return exchange;

@@ -54,6 +54,19 @@ export function spanName(method: string, endpoint: Endpoint, model: string | und
   return model === undefined ? op : `${op} ${model}`;
 }
 
+/** url.path: the path of a request target, without its query (a query may carry a key) or an absolute-form's origin. */
+export function urlPath(target: string): string {
+  if (target.startsWith('/')) {
+    const q = target.indexOf('?');
+    return q === -1 ? target : target.slice(0, q);
+  }
+  try {
+    return new URL(target).pathname;
+  } catch {
+    return target === '*' ? '*' : '';
+  }
+}
+
 const toAbsolute = (t: number) => performance.timeOrigin + t;
 
 /** Starts one request's span; the upstream's traceparent names it as the parent. */
@@ -67,7 +80,7 @@ export function startRequestSpan(tracer: Tracer, propagator: W3CTraceContextProp
   if (recording) {
     const attributes: Attributes = {
       'http.request.method': init.method,
-      'url.path': init.path,
+      'url.path': urlPath(init.url),
       'server.address': upstream.address,
       'server.port': upstream.port,
       'tokentap.request_id': init.requestId,

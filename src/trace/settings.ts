@@ -156,7 +156,7 @@ export function resolveTracing(config: Config, env: NodeJS.ProcessEnv): Resolved
     return { settings: null, warnings };
   }
   if (!exporters.includes('otlp')) {
-    warnings.push(`OTEL_TRACES_EXPORTER=${exporters.join(',')}: tokentap exports OTLP only, and does`);
+    warnings.push(`OTEL_TRACES_EXPORTER=${exporters.join(',')}: tokentap exports OTLP only (to ${urlSource})`);
   }
   const protocol = nonEmpty(env.OTEL_EXPORTER_OTLP_TRACES_PROTOCOL) ?? nonEmpty(env.OTEL_EXPORTER_OTLP_PROTOCOL);
   if (protocol !== undefined && protocol !== 'http/protobuf') {

@@ -16,8 +16,8 @@ export interface SpanStart {
   /** The model the request names (undefined: none). */
   model: string | undefined;
   stream: boolean;
-  /** The request's path, without its query (a query may carry a key). */
-  path: string;
+  /** The request target as received (origin-form `/v1/…?…`, or absolute-form): the span keeps its path only. */
+  url: string;
   /** The client's headers: only `traceparent` and `tracestate` are read. */
   headers: IncomingHttpHeaders;
 }

@@ -5,7 +5,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig } from '../../src/config/load.js';
 import { upstreamRequestHeaders } from '../../src/proxy/headers.js';
-import { spanName } from '../../src/trace/request-span.js';
+import { spanName, urlPath } from '../../src/trace/request-span.js';
 import { resolveTracing, tracesUrl } from '../../src/trace/settings.js';
 
 const config = (fields: Record<string, unknown> = {}) => validateConfig({ upstream: 'http://127.0.0.1:8000', ...fields });
@@ -102,5 +102,12 @@ describe('span names', () => {
     expect(spanName('POST', 'responses', 'm')).toBe('chat m');
     expect(spanName('POST', 'embeddings', undefined)).toBe('embeddings');
     expect(spanName('GET', 'other', 'm')).toBe('GET');
+  });
+
+  it('url.path: the path only, never the query or an absolute-form origin', () => {
+    expect(urlPath('/v1/chat/completions?key=secret')).toBe('/v1/chat/completions');
+    expect(urlPath('/v1/models')).toBe('/v1/models');
+    expect(urlPath('http://user:pw@host:1/v1/embeddings?x=1')).toBe('/v1/embeddings');
+    expect(urlPath('*')).toBe('*');
   });
 });
