@@ -64,8 +64,12 @@ function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestS
   const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
   state.exchange = exchange;
   if (deps.tracing !== null) {
-    exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, url: incoming.url ?? '/', headers: incoming.headers });
-    exchange.traceId = exchange.span.traceId;
+    try {
+      exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, url: incoming.url ?? '/', headers: incoming.headers });
+      exchange.traceId = exchange.span.traceId;
+    } catch (err) {
+      reportInternalError('starting a span', err); // the request goes on untraced
+    }
   }
   return exchange;
 }
