@@ -70,7 +70,7 @@ const SAMPLERS: Record<string, Omit<SamplerSpec, 'name' | 'ratio'> & { ratio?: n
 
 function samplerFrom(config: Config, env: NodeJS.ProcessEnv, warnings: string[]): SamplerSpec {
   if (config.tracing_sample_ratio !== undefined) {
-    return { name: 'parentbased_traceidratio (tracing_sample_ratio)', ratio: config.tracing_sample_ratio, parentBased: true };
+    return { name: `parentbased_traceidratio ${config.tracing_sample_ratio} (tracing_sample_ratio)`, ratio: config.tracing_sample_ratio, parentBased: true };
   }
   const name = nonEmpty(env.OTEL_TRACES_SAMPLER)?.toLowerCase() ?? 'parentbased_always_on';
   let known = SAMPLERS[name];
