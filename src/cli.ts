@@ -40,6 +40,8 @@ Options (flags > TOKENTAP_* environment > config file > defaults):
 Every config field can be set as TOKENTAP_<FIELD> (e.g. TOKENTAP_SHUTDOWN_GRACE=10s); any other TOKENTAP_*
 variable is an error. SIGINT/SIGTERM: stop accepting, let in-flight requests finish for up to
 shutdown_grace (default 30s), exit 0; a second signal cuts them at once (exit 130 / 143).
+Tracing (OpenTelemetry spans over OTLP/HTTP) is off unless tracing_endpoint or OTEL_EXPORTER_OTLP_ENDPOINT
+is set; the standard OTEL_* variables apply (docs/tracing.md).
 `;
 
 /** `--demo`'s defaults (below the config file, env and flags): the simulator's stall and no-headers faults
