@@ -18,6 +18,8 @@ import { randomUUID } from 'node:crypto';
 import { createUpstream } from './proxy/upstream.js';
 import { createAttribution } from './usage/attribution.js';
 import { PriceTable } from './usage/prices.js';
+import { resolveTracing, SHUTDOWN_FLUSH_MS } from './trace/settings.js';
+import type { Tracing } from './trace/types.js';
 
 export interface RunningTokentap {
   proxyUrl: string;
@@ -52,13 +54,27 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 }
 
 /** Starts tokentap from raw config fields (validated here; defaults applied). */
-export function startTokentap(input: ConfigInput): Promise<RunningTokentap> {
-  return startWithConfig(validateConfig(input as Record<string, unknown>));
+export function startTokentap(input: ConfigInput, options: StartOptions = {}): Promise<RunningTokentap> {
+  return startWithConfig(validateConfig(input as Record<string, unknown>), options);
 }
 
 export interface StartOptions {
   /** Serve the metrics port from this process (false in cluster workers: the primary serves the aggregate). */
   serveMetrics?: boolean;
+  /** The OTEL_* variables tracing reads (default process.env; src/trace/settings.ts). The exporter reads
+   * OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION and the certificate variables from process.env itself. */
+  env?: NodeJS.ProcessEnv;
+}
+
+/**
+ * Tracing, when the config or the OTEL_* environment turns it on: the SDK is imported here and only then, so
+ * tracing off loads no OpenTelemetry module. Each process (each --workers worker) exports its own spans.
+ */
+async function startTracingIfOn(config: Config, env: NodeJS.ProcessEnv, metrics: Metrics): Promise<Tracing | null> {
+  const { settings } = resolveTracing(config, env);
+  if (settings === null) return null;
+  const { startTracing } = await import('./trace/tracer.js');
+  return startTracing(settings, config.upstream!, { dropped: metrics.traceSpansDropped(), say: (line) => void process.stderr.write(`${line}\n`) });
 }
 
 /** Serves /metrics, /healthz, /readyz on the metrics port; `openMetrics`: the OpenMetrics exposition, when
@@ -85,7 +101,7 @@ export function startMetricsServer(
 }
 
 /** Starts tokentap from an already validated config (e.g. loadConfig's). */
-export async function startWithConfig(config: Config, { serveMetrics = true }: StartOptions = {}): Promise<RunningTokentap> {
+export async function startWithConfig(config: Config, { serveMetrics = true, env = process.env }: StartOptions = {}): Promise<RunningTokentap> {
   if (config.upstream === undefined) throw new Error('startTokentap: `upstream` is required');
   const upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.upstream_connect_timeout,
@@ -101,7 +117,8 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   const active = new ActiveList<Exchange>();
   const clientErrors = newClientErrorState();
   const models = new ModelLabeler(config.model_allowlist, config.max_models);
-  const deps = { config, upstream, models, attribution: createAttribution(config), prices, metrics, log, active, clientErrors };
+  const tracing = await startTracingIfOn(config, env, metrics);
+  const deps = { config, upstream, models, attribution: createAttribution(config), prices, metrics, log, active, clientErrors, tracing };
 
   const proxyServer = createServer(
     {
@@ -149,6 +166,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
       proxyServer.closeAllConnections();
       await proxyClosed;
       await upstream.close();
+      await tracing?.shutdown(SHUTDOWN_FLUSH_MS); // the last spans, bounded: a dead collector does not hold the exit
       await log.close();
       await metricsServer?.close();
     })());

@@ -106,6 +106,16 @@ const priceTable = v.optional(
 /** Where key_id_secret is set: the cross-field errors name both. */
 const SECRET_HINT = 'set key_id_secret in the config file or TOKENTAP_KEY_ID_SECRET';
 
+/** A number from 0 to 1, also from its decimal string. */
+const ratio = v.pipe(
+  v.union([v.number(), v.string()], 'must be a number from 0 to 1'),
+  v.transform(Number),
+  v.number('must be a number from 0 to 1'),
+  v.minValue(0, 'must be a number from 0 to 1'),
+  v.maxValue(1, 'must be a number from 0 to 1'),
+);
+
+
 export const configSchema = v.pipe(v.strictObject({
   /** Base URL of the OpenAI-compatible server (its root; a trailing /v1 is dropped). Required by the CLI unless --demo. */
   upstream: v.optional(httpUrl),
@@ -139,6 +149,13 @@ export const configSchema = v.pipe(v.strictObject({
   model_allowlist: stringList,
   max_models: v.optional(int(1, Number.MAX_SAFE_INTEGER), 100),
   access_log: v.optional(nonEmpty, '-'),
+  /**
+   * OTLP/HTTP collector for traces (docs/tracing.md), e.g. http://127.0.0.1:4318: setting it turns tracing on
+   * (as OTEL_EXPORTER_OTLP_ENDPOINT does); `/v1/traces` is appended unless the path already ends with it.
+   */
+  tracing_endpoint: v.optional(httpUrl),
+  /** Share of requests traced (0..1; unset: 1, or OTEL_TRACES_SAMPLER/_ARG); a client's sampled flag wins (parent-based). */
+  tracing_sample_ratio: v.optional(ratio),
   buckets: v.optional(
     v.strictObject({
       ttft: bucketList(TTFT_BUCKETS),
@@ -200,4 +217,6 @@ export const ENV_FIELDS = [
   'user_allowlist',
   'max_users',
   'currency',
+  'tracing_endpoint',
+  'tracing_sample_ratio',
 ] as const;

@@ -159,6 +159,14 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     ['reason'],
   );
   const idleClosed = connectionsClosed.labels('idle_timeout');
+  // Declared when tracing starts (src/trace/), so that tracing off exposes no family without samples.
+  let spansDropped: ReturnType<ReturnType<typeof counter>['labels']> | null = null;
+  const traceSpansDropped = () =>
+    (spansDropped ??= counter(
+      'tokentap_trace_spans_dropped_total',
+      'Trace spans not exported: the export queue was full (the collector is down or slow) or an export failed.',
+      [],
+    ).labels());
 
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
@@ -243,6 +251,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     record,
     /** A client connection that never sent a request was closed. */
     connectionClosedIdle: () => idleClosed.inc(),
+    /** tokentap_trace_spans_dropped_total, declared on first call (when tracing starts, src/trace/). */
+    traceSpansDropped,
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,
   };

@@ -7,6 +7,7 @@ import { UNKNOWN_MODEL, type ModelLabeler } from '../metrics/model-label.js';
 import type { Attribution } from '../usage/attribution.js';
 import { requestCost } from '../usage/cost.js';
 import type { PriceTable } from '../usage/prices.js';
+import type { RequestSpan } from '../trace/types.js';
 import type { ActiveEntry, ActiveList } from './active-list.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -68,6 +69,8 @@ export class Exchange implements ActiveEntry {
   private userLabel = UNKNOWN_MODEL;
   /** The user while it may still be admitted to the `user` label table. */
   private pendingUser: string | undefined;
+  /** This request's span when tracing is on (src/trace/), ended when the request is recorded. */
+  span: RequestSpan | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
   /** Links of the active list (ActiveList). */
@@ -180,6 +183,7 @@ export class Exchange implements ActiveEntry {
       };
       this.sinks.metrics.record(finished, this.series, this);
       if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+      if (this.span !== null) this.span.end(finished, this.t0);
     } catch (err) {
       reportInternalError('recording a request', err);
     }
