@@ -1,0 +1,245 @@
+/**
+ * The usage report's accumulator: entries in, one row per group out. Pure (no I/O), and bounded: the memory
+ * is O(groups), never O(entries). Sums are exact (tokens are integers; cost is summed in integer nanos, which
+ * is the access log's rounding); latency percentiles come from DDSketch, a mergeable quantile sketch with a
+ * relative-error guarantee (RELATIVE_ACCURACY).
+ */
+import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
+import type { UsageEntry } from './entry.js';
+
+/** What `--by` can group on. `day` and `hour` are UTC, like the log's `ts`. */
+export const GROUP_KEYS = ['user', 'key', 'model', 'endpoint', 'day', 'hour'] as const;
+export type GroupKey = (typeof GROUP_KEYS)[number];
+
+/**
+ * A quantile the sketch reports is within 1% of the exact one (the value at rank ⌊q·(n−1)⌋ of the sorted
+ * values): for a p95 of 2000 ms, 1980–2020 ms.
+ */
+export const RELATIVE_ACCURACY = 0.01;
+/**
+ * Bins per sketch before the lowest are merged (DDSketch's default). At 1% accuracy 2048 bins span a ratio of
+ * 1.02^2048 between the smallest and largest value, so real latencies never collapse; hostile ones cannot grow
+ * a sketch past this, and a collapse only blurs the lowest quantiles, not p50/p95.
+ */
+const BIN_LIMIT = 2048;
+
+/** Default bound on the number of groups (`--max-groups`). */
+export const DEFAULT_MAX_GROUPS = 100_000;
+
+/** Thrown when a new group would exceed the bound; the message says how to narrow the report. */
+export class TooManyGroupsError extends Error {}
+
+type Sketch = LogCollapsingLowestDenseDDSketch;
+const newSketch = (): Sketch => new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: RELATIVE_ACCURACY, binLimit: BIN_LIMIT });
+
+const NANOS = 1e9;
+
+/** One group's running totals. */
+class GroupStats {
+  requests = 0;
+  errors = 0;
+  promptTokens = 0;
+  cachedTokens = 0;
+  completionTokens = 0;
+  reasoningTokens = 0;
+  /** Whole currency units and the nanos below one (cost = units + nanos / 1e9, exactly). */
+  costUnits = 0;
+  costNanos = 0;
+  priced = 0;
+  /** Requests with tokens but no cost (a model without a price, or a log from before pricing). */
+  unpriced = 0;
+  ttft: Sketch | null = null;
+  e2e: Sketch | null = null;
+
+  constructor(readonly keys: (string | null)[]) {}
+
+  add(e: UsageEntry): void {
+    this.requests++;
+    if (e.error) this.errors++;
+    this.promptTokens += e.promptTokens ?? 0;
+    this.cachedTokens += e.cachedTokens ?? 0;
+    this.completionTokens += e.completionTokens ?? 0;
+    this.reasoningTokens += e.reasoningTokens ?? 0;
+    if (e.cost !== null) {
+      this.priced++;
+      this.costNanos += Math.round(e.cost * NANOS);
+      if (this.costNanos >= NANOS) {
+        const whole = Math.floor(this.costNanos / NANOS);
+        this.costUnits += whole;
+        this.costNanos -= whole * NANOS;
+      }
+    } else if ((e.promptTokens ?? 0) + (e.completionTokens ?? 0) > 0) this.unpriced++;
+    if (e.ttftMs !== null) (this.ttft ??= newSketch()).accept(e.ttftMs);
+    (this.e2e ??= newSketch()).accept(e.e2eMs);
+  }
+
+  /** Adds `o`'s totals and sketches into this one (for the total row). */
+  merge(o: GroupStats): void {
+    this.requests += o.requests;
+    this.errors += o.errors;
+    this.promptTokens += o.promptTokens;
+    this.cachedTokens += o.cachedTokens;
+    this.completionTokens += o.completionTokens;
+    this.reasoningTokens += o.reasoningTokens;
+    this.costUnits += o.costUnits;
+    this.costNanos += o.costNanos;
+    if (this.costNanos >= NANOS) {
+      this.costUnits += 1;
+      this.costNanos -= NANOS;
+    }
+    this.priced += o.priced;
+    this.unpriced += o.unpriced;
+    if (o.ttft) (this.ttft ??= newSketch()).merge(o.ttft);
+    if (o.e2e) (this.e2e ??= newSketch()).merge(o.e2e);
+  }
+}
+
+/** One row of the report: the group's key values (in --by order), then its figures. */
+export interface UsageRow {
+  /** Key name → value (null: the entries had none, e.g. `user` with attribution off). */
+  group: Partial<Record<GroupKey, string | null>>;
+  requests: number;
+  errors: number;
+  prompt_tokens: number;
+  cached_tokens: number;
+  completion_tokens: number;
+  reasoning_tokens: number;
+  /** The exact sum as a decimal string (no float noise), null when no entry of the group had a cost. */
+  cost: string | null;
+  unpriced: number;
+  ttft_p50_ms: number | null;
+  ttft_p95_ms: number | null;
+  e2e_p95_ms: number | null;
+}
+
+/** Numeric row fields, in column order (what --sort accepts, with `tokens` = prompt + completion). */
+export const ROW_FIGURES = [
+  'requests',
+  'errors',
+  'prompt_tokens',
+  'cached_tokens',
+  'completion_tokens',
+  'reasoning_tokens',
+  'cost',
+  'unpriced',
+  'ttft_p50_ms',
+  'ttft_p95_ms',
+  'e2e_p95_ms',
+] as const;
+
+/** `units + nanos/1e9` as a plain decimal string: 12.3405, 0.000000002, 0. */
+function decimal(units: number, nanos: number): string {
+  if (nanos === 0) return String(units);
+  return `${units}.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
+}
+
+/** A sketch quantile in ms, rounded to the microsecond (the log's own precision). */
+function quantile(s: Sketch | null, q: number): number | null {
+  if (!s || s.count === 0) return null;
+  return Math.round(s.getValueAtQuantile(q) * 1000) / 1000;
+}
+
+function toRow(by: readonly GroupKey[], g: GroupStats): UsageRow {
+  const group: UsageRow['group'] = {};
+  by.forEach((k, i) => (group[k] = g.keys[i]));
+  return {
+    group,
+    requests: g.requests,
+    errors: g.errors,
+    prompt_tokens: g.promptTokens,
+    cached_tokens: g.cachedTokens,
+    completion_tokens: g.completionTokens,
+    reasoning_tokens: g.reasoningTokens,
+    cost: g.priced === 0 ? null : decimal(g.costUnits, g.costNanos),
+    unpriced: g.unpriced,
+    ttft_p50_ms: quantile(g.ttft, 0.5),
+    ttft_p95_ms: quantile(g.ttft, 0.95),
+    e2e_p95_ms: quantile(g.e2e, 0.95),
+  };
+}
+
+const DAY_MS = 86_400_000;
+const HOUR_MS = 3_600_000;
+
+/**
+ * Groups entries by the `by` keys. With no keys, one group holds everything (the total). A key is the values
+ * joined by NUL (which JSON strings from the log may contain, so each value is prefixed with its length).
+ */
+export class UsageAggregator {
+  private readonly groups = new Map<string, GroupStats>();
+  private readonly single: GroupStats | null;
+  /** The last day/hour bucket and its label (entries come in time order within a file: one format per hour). */
+  private lastDay = NaN;
+  private lastDayLabel = '';
+  private lastHour = NaN;
+  private lastHourLabel = '';
+
+  constructor(
+    readonly by: readonly GroupKey[],
+    private readonly maxGroups = DEFAULT_MAX_GROUPS,
+  ) {
+    this.single = by.length === 0 ? new GroupStats([]) : null;
+  }
+
+  get groupCount(): number {
+    return this.single ? 1 : this.groups.size;
+  }
+
+  private value(k: GroupKey, e: UsageEntry): string | null {
+    switch (k) {
+      case 'user':
+        return e.user;
+      case 'key':
+        return e.keyId;
+      case 'model':
+        return e.model;
+      case 'endpoint':
+        return e.endpoint;
+      case 'day': {
+        const d = Math.floor(e.tsMs / DAY_MS);
+        if (d !== this.lastDay) [this.lastDay, this.lastDayLabel] = [d, new Date(d * DAY_MS).toISOString().slice(0, 10)];
+        return this.lastDayLabel;
+      }
+      case 'hour': {
+        const h = Math.floor(e.tsMs / HOUR_MS);
+        if (h !== this.lastHour) [this.lastHour, this.lastHourLabel] = [h, `${new Date(h * HOUR_MS).toISOString().slice(0, 13)}:00Z`];
+        return this.lastHourLabel;
+      }
+    }
+  }
+
+  add(e: UsageEntry): void {
+    if (this.single) return this.single.add(e);
+    const values: (string | null)[] = [];
+    let id = '';
+    for (const k of this.by) {
+      const v = this.value(k, e);
+      values.push(v);
+      id += v === null ? '-\0' : `${v.length}:${v}\0`;
+    }
+    let g = this.groups.get(id);
+    if (!g) {
+      if (this.groups.size >= this.maxGroups) {
+        throw new TooManyGroupsError(
+          `more than ${this.maxGroups} groups for --by ${this.by.join(',')}: group by fewer keys, narrow the time ` +
+            `window (--since, --from, --to), or raise --max-groups (each group holds a few KB)`,
+        );
+      }
+      g = new GroupStats(values);
+      this.groups.set(id, g);
+    }
+    g.add(e);
+  }
+
+  /** One row per group, in first-seen order, and the total over all of them (sketches merged). */
+  result(): { rows: UsageRow[]; total: UsageRow } {
+    if (this.single) return { rows: [toRow([], this.single)], total: toRow([], this.single) };
+    const total = new GroupStats([]);
+    const rows: UsageRow[] = [];
+    for (const g of this.groups.values()) {
+      rows.push(toRow(this.by, g));
+      total.merge(g);
+    }
+    return { rows, total: toRow([], total) };
+  }
+}
