@@ -161,12 +161,14 @@ function toRow(by: readonly GroupKey[], g: GroupStats): UsageRow {
 const DAY_MS = 86_400_000;
 const HOUR_MS = 3_600_000;
 
-/**
- * Groups entries by the `by` keys. With no keys, one group holds everything (the total). A key is the values
- * joined by NUL (which JSON strings from the log may contain, so each value is prefixed with its length).
- */
+type Level = Map<string | null, Level | GroupStats>;
+
+/** Groups entries by the `by` keys. With no keys, one group holds everything (the total). */
 export class UsageAggregator {
-  private readonly groups = new Map<string, GroupStats>();
+  /** Key value → next level, or → the group at the last key. */
+  private readonly tree: Level = new Map();
+  /** Every group, in first-seen order. */
+  private readonly groups: GroupStats[] = [];
   private readonly single: GroupStats | null;
   /** The last day/hour bucket and its label (entries come in time order within a file: one format per hour). */
   private lastDay = NaN;
@@ -182,7 +184,7 @@ export class UsageAggregator {
   }
 
   get groupCount(): number {
-    return this.single ? 1 : this.groups.size;
+    return this.single ? 1 : this.groups.length;
   }
 
   private value(k: GroupKey, e: UsageEntry): string | null {
@@ -210,23 +212,28 @@ export class UsageAggregator {
 
   add(e: UsageEntry): void {
     if (this.single) return this.single.add(e);
-    const values: (string | null)[] = [];
-    let id = '';
-    for (const k of this.by) {
-      const v = this.value(k, e);
-      values.push(v);
-      id += v === null ? '-\0' : `${v.length}:${v}\0`;
+    // One Map level per key (no key string built per entry): the last level holds the groups.
+    const by = this.by;
+    const last = by.length - 1;
+    let level = this.tree;
+    for (let i = 0; i < last; i++) {
+      const v = this.value(by[i], e);
+      let next = level.get(v) as Level | undefined;
+      if (!next) level.set(v, (next = new Map()));
+      level = next;
     }
-    let g = this.groups.get(id);
+    const v = this.value(by[last], e);
+    let g = level.get(v) as GroupStats | undefined;
     if (!g) {
-      if (this.groups.size >= this.maxGroups) {
+      if (this.groups.length >= this.maxGroups) {
         throw new TooManyGroupsError(
-          `more than ${this.maxGroups} groups for --by ${this.by.join(',')}: group by fewer keys, narrow the time ` +
+          `more than ${this.maxGroups} groups for --by ${by.join(',')}: group by fewer keys, narrow the time ` +
             `window (--since, --from, --to), or raise --max-groups (each group holds a few KB)`,
         );
       }
-      g = new GroupStats(values);
-      this.groups.set(id, g);
+      g = new GroupStats(by.map((k) => this.value(k, e)));
+      level.set(v, g);
+      this.groups.push(g);
     }
     g.add(e);
   }
@@ -236,7 +243,7 @@ export class UsageAggregator {
     if (this.single) return { rows: [toRow([], this.single)], total: toRow([], this.single) };
     const total = new GroupStats([]);
     const rows: UsageRow[] = [];
-    for (const g of this.groups.values()) {
+    for (const g of this.groups) {
       rows.push(toRow(this.by, g));
       total.merge(g);
     }

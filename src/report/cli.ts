@@ -117,7 +117,7 @@ export async function runUsageCli(argv: string[], nowMs = Date.now()): Promise<n
   const filtered = range.fromMs !== null || range.toMs !== null;
   const sink = {
     line(text: string) {
-      if (text.length === 0 || text === '\r') return;
+      if (text.length < 4 && text.trim() === '') return; // a blank line (\r, spaces) is not a line of anything
       lines.read++;
       const e = parseEntry(text);
       if (typeof e === 'string') lines[e]++;

@@ -46,6 +46,31 @@ const count = (v: unknown): number | null => (typeof v === 'number' && v >= 0 &&
 const label = (v: unknown): string | null =>
   typeof v !== 'string' ? null : v.length > MAX_KEY_CHARS ? `${v.slice(0, MAX_KEY_CHARS - 1)}…` : v;
 
+/** The last `ts` second (`2026-11-30T14:05:09`) parsed, and its epoch ms: a log has many entries per second. */
+let lastSecond = '';
+let lastSecondMs = NaN;
+
+/**
+ * `ts` → epoch ms. tokentap writes `toISOString()` (`2026-11-30T14:05:09.123Z`): within the second last seen,
+ * only the milliseconds are read; any other form goes to Date.parse.
+ */
+function parseTs(ts: string): number {
+  if (ts.length === 24 && ts.charCodeAt(19) === 46 /* . */ && ts.charCodeAt(23) === 90 /* Z */) {
+    const a = ts.charCodeAt(20) - 48;
+    const b = ts.charCodeAt(21) - 48;
+    const c = ts.charCodeAt(22) - 48;
+    if (a >= 0 && a <= 9 && b >= 0 && b <= 9 && c >= 0 && c <= 9) {
+      const second = ts.slice(0, 19);
+      if (second !== lastSecond) {
+        lastSecondMs = Date.parse(`${second}Z`);
+        lastSecond = second;
+      }
+      return lastSecondMs + a * 100 + b * 10 + c;
+    }
+  }
+  return Date.parse(ts);
+}
+
 /** The entry on `line`, or why it is not one. `line` has no trailing newline (a `\r` is tolerated). */
 export function parseEntry(line: string): UsageEntry | SkipReason {
   let o: unknown;
@@ -58,7 +83,7 @@ export function parseEntry(line: string): UsageEntry | SkipReason {
   const r = o as Record<string, unknown>;
   const { ts, outcome, e2e_ms: e2e } = r;
   if (typeof ts !== 'string' || typeof outcome !== 'string' || count(e2e) === null) return 'not_tokentap';
-  const tsMs = Date.parse(ts);
+  const tsMs = parseTs(ts);
   if (Number.isNaN(tsMs)) return 'not_tokentap';
   const cost = r.cost;
   return {

@@ -5,13 +5,13 @@
  */
 import { createReadStream, statSync } from 'node:fs';
 import { pipeline, Readable } from 'node:stream';
-import { StringDecoder } from 'node:string_decoder';
 import { createGunzip } from 'node:zlib';
 import { UsageError } from './time-range.js';
 
 /**
- * A line longer than this (characters) is not an access-log entry (those are well under 2 KB): it is dropped
- * up to its newline and counted, so a file without newlines cannot make the reader buffer all of it.
+ * A line longer than this (bytes, or characters once decoded) is not an access-log entry (those are well under
+ * 2 KB): it is dropped up to its newline and counted, so a file without newlines cannot make the reader buffer
+ * all of it.
  */
 export const MAX_LINE_CHARS = 1 << 20;
 
@@ -24,36 +24,58 @@ export interface LineSink {
   tooLong(): void;
 }
 
-/** Splits decoded text into lines (\n; a trailing \r stays, JSON.parse ignores it), bounded by MAX_LINE_CHARS. */
+/**
+ * Splits bytes into lines (\n; a trailing \r stays, JSON.parse ignores it), bounded by MAX_LINE_CHARS. Each
+ * chunk is cut after its last newline and only the complete lines are decoded (one UTF-8 decode per chunk; a
+ * newline byte is never inside a multi-byte character); the bytes after it wait for the next chunk.
+ */
 export class LineSplitter {
-  private readonly decoder = new StringDecoder('utf8');
-  private rest = '';
+  private rest: Buffer | null = null;
   private dropping = false;
 
   constructor(private readonly sink: LineSink) {}
 
   write(chunk: Buffer): void {
-    const text = this.rest + this.decoder.write(chunk);
+    let buf = chunk;
+    if (this.rest) {
+      buf = Buffer.concat([this.rest, chunk]);
+      this.rest = null;
+    }
+    const last = buf.lastIndexOf(10);
+    if (last === -1) return this.keep(buf);
+    const text = buf.toString('utf8', 0, last);
     let start = 0;
-    for (let nl = text.indexOf('\n'); nl !== -1; nl = text.indexOf('\n', start)) {
-      if (this.dropping) this.dropping = false;
-      else if (nl - start > MAX_LINE_CHARS) this.sink.tooLong();
-      else this.sink.line(text.slice(start, nl));
+    for (;;) {
+      let nl = text.indexOf('\n', start);
+      if (nl === -1) nl = text.length;
+      this.emit(text, start, nl);
+      if (nl === text.length) break;
       start = nl + 1;
     }
-    this.rest = text.slice(start);
-    if (this.rest.length > MAX_LINE_CHARS) {
+    if (last + 1 < buf.length) this.keep(buf.subarray(last + 1));
+  }
+
+  private emit(text: string, start: number, end: number): void {
+    if (this.dropping) this.dropping = false;
+    else if (end - start > MAX_LINE_CHARS) this.sink.tooLong();
+    else this.sink.line(text.slice(start, end));
+  }
+
+  /** Holds the bytes of a line not ended yet (copied: not a view that pins the whole read chunk). */
+  private keep(bytes: Buffer): void {
+    if (bytes.length > MAX_LINE_CHARS) {
       if (!this.dropping) this.sink.tooLong();
       this.dropping = true;
-      this.rest = '';
+      return;
     }
+    this.rest = Buffer.from(bytes);
   }
 
   /** The last line, when the input does not end with a newline (a log still being written). */
   end(): void {
-    const last = this.rest + this.decoder.end();
-    this.rest = '';
-    if (last && !this.dropping) this.sink.line(last);
+    const last = this.rest;
+    this.rest = null;
+    if (last && !this.dropping) this.sink.line(last.toString('utf8'));
     this.dropping = false;
   }
 }
