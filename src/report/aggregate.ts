@@ -1,36 +1,21 @@
 /**
  * The usage report's accumulator: entries in, one row per group out. Pure (no I/O), and bounded: the memory
  * is O(groups), never O(entries). Sums are exact (tokens are integers; cost is summed in integer nanos, which
- * is the access log's rounding); latency percentiles come from DDSketch, a mergeable quantile sketch with a
- * relative-error guarantee (RELATIVE_ACCURACY).
+ * is the access log's rounding); latency percentiles are exact for small groups and come from DDSketch, a
+ * mergeable quantile sketch with a relative-error guarantee, for the others (latency.ts).
  */
-import { LogCollapsingLowestDenseDDSketch } from '@datadog/sketches-js';
 import type { UsageEntry } from './entry.js';
+import { LatencyDigest } from './latency.js';
 
 /** What `--by` can group on. `day` and `hour` are UTC, like the log's `ts`. */
 export const GROUP_KEYS = ['user', 'key', 'model', 'endpoint', 'day', 'hour'] as const;
 export type GroupKey = (typeof GROUP_KEYS)[number];
-
-/**
- * A quantile the sketch reports is within 1% of the exact one (the value at rank ⌊q·(n−1)⌋ of the sorted
- * values): for a p95 of 2000 ms, 1980–2020 ms.
- */
-export const RELATIVE_ACCURACY = 0.01;
-/**
- * Bins per sketch before the lowest are merged (DDSketch's default). At 1% accuracy 2048 bins span a ratio of
- * 1.02^2048 between the smallest and largest value, so real latencies never collapse; hostile ones cannot grow
- * a sketch past this, and a collapse only blurs the lowest quantiles, not p50/p95.
- */
-const BIN_LIMIT = 2048;
 
 /** Default bound on the number of groups (`--max-groups`). */
 export const DEFAULT_MAX_GROUPS = 100_000;
 
 /** Thrown when a new group would exceed the bound; the message says how to narrow the report. */
 export class TooManyGroupsError extends Error {}
-
-type Sketch = LogCollapsingLowestDenseDDSketch;
-const newSketch = (): Sketch => new LogCollapsingLowestDenseDDSketch({ relativeAccuracy: RELATIVE_ACCURACY, binLimit: BIN_LIMIT });
 
 const NANOS = 1e9;
 
@@ -48,8 +33,8 @@ class GroupStats {
   priced = 0;
   /** Requests with tokens but no cost (a model without a price, or a log from before pricing). */
   unpriced = 0;
-  ttft: Sketch | null = null;
-  e2e: Sketch | null = null;
+  readonly ttft = new LatencyDigest();
+  readonly e2e = new LatencyDigest();
 
   constructor(readonly keys: (string | null)[]) {}
 
@@ -69,8 +54,8 @@ class GroupStats {
         this.costNanos -= whole * NANOS;
       }
     } else if ((e.promptTokens ?? 0) + (e.completionTokens ?? 0) > 0) this.unpriced++;
-    if (e.ttftMs !== null) (this.ttft ??= newSketch()).accept(e.ttftMs);
-    (this.e2e ??= newSketch()).accept(e.e2eMs);
+    if (e.ttftMs !== null) this.ttft.add(e.ttftMs);
+    this.e2e.add(e.e2eMs);
   }
 
   /** Adds `o`'s totals and sketches into this one (for the total row). */
@@ -89,8 +74,8 @@ class GroupStats {
     }
     this.priced += o.priced;
     this.unpriced += o.unpriced;
-    if (o.ttft) (this.ttft ??= newSketch()).merge(o.ttft);
-    if (o.e2e) (this.e2e ??= newSketch()).merge(o.e2e);
+    this.ttft.merge(o.ttft);
+    this.e2e.merge(o.e2e);
   }
 }
 
@@ -133,10 +118,10 @@ function decimal(units: number, nanos: number): string {
   return `${units}.${String(nanos).padStart(9, '0').replace(/0+$/, '')}`;
 }
 
-/** A sketch quantile in ms, rounded to the microsecond (the log's own precision). */
-function quantile(s: Sketch | null, q: number): number | null {
-  if (!s || s.count === 0) return null;
-  return Math.round(s.getValueAtQuantile(q) * 1000) / 1000;
+/** A quantile in ms, rounded to the microsecond (the log's own precision). */
+function quantile(d: LatencyDigest, q: number): number | null {
+  const v = d.quantile(q);
+  return v === null ? null : Math.round(v * 1000) / 1000;
 }
 
 function toRow(by: readonly GroupKey[], g: GroupStats): UsageRow {

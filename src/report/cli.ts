@@ -1,7 +1,8 @@
 /** `tokentap usage FILE…`: flags → read the access logs → aggregate → print the report; returns the exit code. */
 import { parseArgs } from 'node:util';
-import { DEFAULT_MAX_GROUPS, GROUP_KEYS, RELATIVE_ACCURACY, TooManyGroupsError, UsageAggregator, type GroupKey } from './aggregate.js';
+import { DEFAULT_MAX_GROUPS, GROUP_KEYS, TooManyGroupsError, UsageAggregator, type GroupKey } from './aggregate.js';
 import { parseEntry } from './entry.js';
+import { EXACT_MAX, RELATIVE_ACCURACY } from './latency.js';
 import { FORMATS, formatReport, type Format, type ReportMeta } from './format.js';
 import { checkSources, readLines } from './line-source.js';
 import { parseSort, sortRows } from './sort.js';
@@ -34,7 +35,8 @@ Grouping and output
 Columns: requests; errors (outcome not ok); prompt/cached/completion/reasoning tokens (as the log has them:
 prompt includes cached, completion includes reasoning); cost (sum of the entries' cost, in the config's
 currency; - when none had one); unpriced (requests with tokens but no cost); TTFT p50/p95 (streaming
-requests that got a first token) and E2E p95 (every request), in ms, within ${RELATIVE_ACCURACY * 100}% of the exact value.
+requests that got a first token) and E2E p95 (every request), in ms: exact for a group of up to ${EXACT_MAX}
+values, else within ${RELATIVE_ACCURACY * 100}% of the exact value (a DDSketch: memory per group stays bounded).
 Exit status: 0 ok; 1 a file could not be read to its end, or too many groups; 2 bad usage.`;
 
 const OPTIONS = {

@@ -1,6 +1,7 @@
 /** The pure parts of `tokentap usage`: line → entry, the window, the aggregator's exact sums and bounded sketches. */
 import { describe, expect, it } from 'vitest';
 import { UsageAggregator, TooManyGroupsError } from '../../src/report/aggregate.js';
+import { EXACT_MAX, LatencyDigest } from '../../src/report/latency.js';
 import { MAX_KEY_CHARS, parseEntry, type UsageEntry } from '../../src/report/entry.js';
 import { LineSplitter, MAX_LINE_CHARS } from '../../src/report/line-source.js';
 import { parseSort, sortRows } from '../../src/report/sort.js';
@@ -108,10 +109,11 @@ describe('UsageAggregator', () => {
 
   it('bounded: a sketch keeps at most 2048 bins whatever the values; groups stop at --max-groups', () => {
     const agg = new UsageAggregator(['user'], 3);
-    for (const v of [1e-300, 1e-100, 1e-10, 1, 1e14]) agg.add(entry({ user: 'x', e2e_ms: v }));
-    const sketch = (agg as unknown as { groups: { e2e: { store: { bins: number[] } } }[] }).groups[0].e2e;
+    const spread = [1e-300, 1e-100, 1e-10, 1, 1e14];
+    for (let i = 0; i < 100; i++) agg.add(entry({ user: 'x', e2e_ms: spread[i % 5] }));
+    const sketch = (agg as unknown as { groups: { e2e: { sketch: { store: { bins: number[] } } } }[] }).groups[0].e2e.sketch;
     expect(sketch.store.bins.length).toBeLessThanOrEqual(2048);
-    expect(withinAccuracy(agg.result().rows[0].e2e_p95_ms, 1)).toBe(true); // rank ⌊0.95·4⌋ = 3 of 5
+    expect(withinAccuracy(agg.result().rows[0].e2e_p95_ms, 1e14)).toBe(true); // rank ⌊0.95·99⌋ = 94 of 100
     agg.add(entry({ user: 'y' }));
     agg.add(entry({ user: null }));
     expect(() => agg.add(entry({ user: 'z' }))).toThrow(TooManyGroupsError);
@@ -154,5 +156,33 @@ describe('LineSplitter', () => {
     s.end();
     expect(got).toEqual(['héllo 😀', 'second\r', 'after', 'last']);
     expect(tooLong).toBe(1);
+  });
+});
+
+describe('LatencyDigest', () => {
+  it('exact up to EXACT_MAX values, then a sketch within 1%; merging mixes both', () => {
+    const rand = prng(5);
+    const small = new LatencyDigest();
+    const big = new LatencyDigest();
+    const vs: number[] = [];
+    for (let i = 0; i < EXACT_MAX; i++) {
+      const v = Math.round(rand() * 1e6) / 1000;
+      vs.push(v);
+      small.add(v);
+    }
+    expect(small.quantile(0.5)).toBe(exactQuantile(vs, 0.5));
+    expect(small.quantile(0.95)).toBe(exactQuantile(vs, 0.95));
+    const all = [...vs];
+    for (let i = 0; i < 5000; i++) {
+      const v = Math.round(rand() * 1e7) / 1000;
+      all.push(v);
+      big.add(v);
+    }
+    big.merge(small);
+    small.add(1); // past EXACT_MAX: a sketch now
+    expect(big.count).toBe(5000 + EXACT_MAX);
+    for (const q of [0.5, 0.95]) expect(withinAccuracy(big.quantile(q), exactQuantile(all, q))).toBe(true);
+    expect(withinAccuracy(small.quantile(0.95), exactQuantile([...vs, 1], 0.95))).toBe(true);
+    expect(new LatencyDigest().quantile(0.5)).toBeNull();
   });
 });
