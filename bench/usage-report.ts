@@ -1,7 +1,8 @@
 /**
  * `npm run bench:usage [-- --lines N --runs R --by KEYS --gzip]`: writes a synthetic access log of N lines
  * (default 1,000,000; bench/usage-log.ts), then times `tokentap usage` on it R times (default 3) as a user
- * runs it (node dist/cli.js, a child process), printing the wall time, lines/s and the child's peak RSS.
+ * runs it (bin/tokentap.cjs, with its --max-semi-space-size=4; a child process), printing the wall time,
+ * lines/s and the child's peak RSS.
  * Compare the peak RSS of --lines 1000000 and --lines 3000000: it must not grow with the lines.
  */
 import { spawnSync } from 'node:child_process';
@@ -22,7 +23,7 @@ const { values } = parseArgs({
 });
 const lines = Number(values.lines);
 const runs = Number(values.runs);
-const cli = new URL('../dist/cli.js', import.meta.url).pathname;
+const bin = new URL('../bin/tokentap.cjs', import.meta.url).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'tokentap-usage-bench-'));
 const file = join(dir, values.gzip ? 'access.log.gz' : 'access.log');
 
@@ -50,8 +51,8 @@ console.log(`wrote ${lines.toLocaleString('en-US')} lines (${mb} MB${values.gzip
 
 // The child prints its own peak RSS (getrusage ru_maxrss) as it exits.
 const RSS_HOOK = `data:text/javascript,process.on("exit",()=>process.stderr.write("maxrss_kb="+process.resourceUsage().maxRSS+"\\n"))`;
-const args = ['--import', RSS_HOOK, cli, 'usage', '--by', values.by, file];
-console.log(`command: node dist/cli.js usage --by ${values.by} ${values.gzip ? 'access.log.gz' : 'access.log'}`);
+const args = ['--import', RSS_HOOK, bin, 'usage', '--by', values.by, file];
+console.log(`command: tokentap usage --by ${values.by} ${values.gzip ? 'access.log.gz' : 'access.log'}`);
 for (let i = 1; i <= runs; i++) {
   t0 = performance.now();
   const r = spawnSync(process.execPath, args, { encoding: 'utf8', maxBuffer: 256 * 1024 * 1024 });
