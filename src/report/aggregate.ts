@@ -213,7 +213,7 @@ export class UsageAggregator {
       if (this.groups.length >= this.maxGroups) {
         throw new TooManyGroupsError(
           `more than ${this.maxGroups} groups for --by ${by.join(',')}: group by fewer keys, narrow the time ` +
-            `window (--since, --from, --to), or raise --max-groups (each group holds a few KB)`,
+            `window (--since, --from, --to), or raise --max-groups (a group holds up to about 10 KB)`,
         );
       }
       g = new GroupStats(by.map((k) => this.value(k, e)));

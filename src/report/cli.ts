@@ -29,7 +29,7 @@ Grouping and output
                           default: by the --by keys
   --top N                 the first N rows after sorting (with no --sort: by requests, largest first);
                           the table's total row still covers every group
-  --max-groups N          stop with an error past N groups (default ${DEFAULT_MAX_GROUPS}; a few KB each)
+  --max-groups N          stop with an error past N groups (default ${DEFAULT_MAX_GROUPS}; up to ~10 KB each)
   -h, --help
 
 Columns: requests; errors (outcome not ok); prompt/cached/completion/reasoning tokens (as the log has them:
