@@ -20,6 +20,7 @@ Usage:
   tokentap --demo [options]           run the proxy in front of the built-in simulator (fake "lorem ipsum" answers)
   tokentap sim [options]              run the built-in vLLM-compatible simulator (tokentap sim --help)
   tokentap bench [options]            run a load test (tokentap bench --help)
+  tokentap usage [options] FILE...    usage report from access logs (tokentap usage --help)
 
 Options (flags > TOKENTAP_* environment > config file > defaults):
   --config FILE          YAML config file (env TOKENTAP_CONFIG); every field: config.example.yaml
@@ -277,6 +278,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'bench') {
     const { runBenchCli } = await import('./bench/cli.js');
     process.exitCode = await runBenchCli(rest);
+    return;
+  }
+  if (command === 'usage') {
+    const { runUsageCli } = await import('./report/cli.js');
+    process.exitCode = await runUsageCli(rest);
     return;
   }
   await runProxy(argv);
