@@ -22,11 +22,17 @@ const usage = (args: string[]) => {
 };
 
 beforeAll(async () => {
-  stack = await startStack({ ttftMs: 5, itlMs: 1 });
+  // Attribution and prices on: users from a header (two users, and a third request set with none), prices for
+  // model-a only, so the report's users and cost can be held against /metrics too.
+  stack = await startStack(
+    { ttftMs: 5, itlMs: 1 },
+    { user_from: ['header:x-team'], prices: { 'model-a': { input: 0.5, cached_input: 0.25, output: 2, reasoning: 3 } } },
+  );
   const jobs: Promise<unknown>[] = [];
   for (let i = 0; i < 24; i++) {
     const model = MODELS[i % 2];
-    const headers = { 'x-sim-cached-tokens': String(i % 5), 'x-sim-reasoning-tokens': String(i % 3), 'x-sim-output-tokens': String(5 + i) };
+    const team = ['red', 'blue', ''][i % 3];
+    const headers = { 'x-sim-cached-tokens': String(i % 5), 'x-sim-reasoning-tokens': String(i % 3), 'x-sim-output-tokens': String(5 + i), ...(team ? { 'x-team': team } : {}) };
     const messages = [{ role: 'user' as const, content: `question ${i} `.repeat(1 + (i % 4)) }];
     if (i % 3 === 0) {
       jobs.push(stack.openai.chat.completions.create({ model, messages }, { headers }));
@@ -79,5 +85,22 @@ describe('tokentap usage on the proxy’s own access log', () => {
     const log = stack.logLines();
     expect(checkRows(doc.rows, expectedGroups(log, ['endpoint']), ['endpoint'])).toEqual([]);
     expect(doc.rows.find((r) => r.endpoint === 'chat_completions')!.ttft_p50_ms).toBeGreaterThan(0);
+  });
+
+  it('per user, requests, tokens and cost equal the per-user metrics; the total cost equals tokentap_cost_total', () => {
+    const doc = usage([stack.logFile, '--by', 'user']);
+    const userMetric = (u: string) => metricSum(metrics, 'tokentap_user_requests_total', { user: u });
+    for (const team of ['red', 'blue']) {
+      const row = doc.rows.find((r) => r.user === team)!;
+      expect(row.requests).toBe(userMetric(team));
+      expect(row.completion_tokens).toBe(metricSum(metrics, 'tokentap_user_tokens_total', { user: team, type: 'completion' }));
+      expect(row.cost as number).toBeCloseTo(metricSum(metrics, 'tokentap_user_cost_total', { user: team }), 9);
+    }
+    // the log's null user is the metrics' `unknown`
+    expect(doc.rows.find((r) => r.user === null)!.requests).toBe(userMetric('unknown'));
+    expect(userMetric('red') + userMetric('blue') + userMetric('unknown')).toBe(sent);
+    expect(doc.total.cost).toBeGreaterThan(0);
+    expect(doc.total.cost).toBeCloseTo(metricSum(metrics, 'tokentap_cost_total'), 9);
+    expect(metricSum(metrics, 'tokentap_cost_unpriced_requests_total', { model: 'model-b' })).toBeGreaterThan(0);
   });
 });
