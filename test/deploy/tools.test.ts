@@ -95,7 +95,7 @@ describe.skipIf(skipWithout('docker-compose'))('docker-compose config', () => {
 
   it("tokentap's compose environment plus deploy/tokentap/demo.yaml is a valid config: attribution on, demo models priced", () => {
     const s = resolvedCompose('demo');
-    const env = { ...s.tokentap.environment!, TOKENTAP_CONFIG: mountSource(s.tokentap, s.tokentap.environment!.TOKENTAP_CONFIG) };
+    const env: NodeJS.ProcessEnv = { ...s.tokentap.environment!, TOKENTAP_CONFIG: mountSource(s.tokentap, s.tokentap.environment!.TOKENTAP_CONFIG) };
     const config = loadConfig({ env }) as unknown as { user_from: string[]; key_id_secret?: string; currency: string; prices: Record<string, unknown> };
     expect(config.user_from).toEqual(['openwebui', 'api_key']);
     expect(config.key_id_secret).toBe(env.TOKENTAP_KEY_ID_SECRET);
