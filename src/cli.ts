@@ -10,6 +10,8 @@ import { startClusterPrimary, startClusterWorker, type ClusterPrimary } from './
 import { checkAccessLog } from './log/access-log.js';
 import { probeUpstream } from './proxy/upstream.js';
 import { startWithConfig, type RunningTokentap } from './server.js';
+import { attributionSummary } from './usage/attribution.js';
+import { resolveTracing } from './trace/settings.js';
 
 const HELP = `tokentap — a transparent metering proxy for OpenAI-compatible inference servers
 
@@ -18,6 +20,7 @@ Usage:
   tokentap --demo [options]           run the proxy in front of the built-in simulator (fake "lorem ipsum" answers)
   tokentap sim [options]              run the built-in vLLM-compatible simulator (tokentap sim --help)
   tokentap bench [options]            run a load test (tokentap bench --help)
+  tokentap usage [options] FILE...    usage report from access logs (tokentap usage --help)
 
 Options (flags > TOKENTAP_* environment > config file > defaults):
   --config FILE          YAML config file (env TOKENTAP_CONFIG); every field: config.example.yaml
@@ -39,6 +42,8 @@ Options (flags > TOKENTAP_* environment > config file > defaults):
 Every config field can be set as TOKENTAP_<FIELD> (e.g. TOKENTAP_SHUTDOWN_GRACE=10s); any other TOKENTAP_*
 variable is an error. SIGINT/SIGTERM: stop accepting, let in-flight requests finish for up to
 shutdown_grace (default 30s), exit 0; a second signal cuts them at once (exit 130 / 143).
+Tracing (OpenTelemetry spans over OTLP/HTTP) is off unless tracing_endpoint or OTEL_EXPORTER_OTLP_ENDPOINT
+is set; the standard OTEL_* variables apply (docs/tracing.md).
 `;
 
 /** `--demo`'s defaults (below the config file, env and flags): the simulator's stall and no-headers faults
@@ -208,6 +213,17 @@ function printStartup(config: Config, running: RunningTokentap | ClusterPrimary,
   );
   say(`tokentap: proxy on ${proxy.address} (${proxy.scope})`);
   say(`tokentap: metrics on ${metrics.address} (${metrics.scope}, ${token})`);
+  const attribution = attributionSummary(config);
+  if (attribution !== null) say(`tokentap: ${attribution}`);
+  const tracing = resolveTracing(config, process.env);
+  for (const w of tracing.warnings) say(`tokentap: tracing: warning: ${w}`);
+  const t = tracing.settings;
+  if (t !== null) {
+    say(
+      `tokentap: tracing: spans of service ${t.serviceName} to ${redactUrl(t.url)} (OTLP/HTTP, from ${t.urlSource}), ` +
+        `sampler ${t.sampler.name}${workers > 1 ? ', each worker exports its own' : ''}`,
+    );
+  }
 }
 
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143 };
@@ -262,6 +278,11 @@ async function main(argv: string[]): Promise<void> {
   if (command === 'bench') {
     const { runBenchCli } = await import('./bench/cli.js');
     process.exitCode = await runBenchCli(rest);
+    return;
+  }
+  if (command === 'usage') {
+    const { runUsageCli } = await import('./report/cli.js');
+    process.exitCode = await runUsageCli(rest);
     return;
   }
   await runProxy(argv);

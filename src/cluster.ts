@@ -50,6 +50,7 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
     fork();
   });
 
+  // No OpenMetrics render: the aggregate has no exemplars, so every scrape gets the classic format (docs/metrics.md).
   const metrics = await startMetricsServer(
     config,
     () => aggregator.clusterMetrics(),

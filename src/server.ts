@@ -16,6 +16,10 @@ import { proxyListener } from './proxy/listener.js';
 import { Exchange } from './proxy/exchange.js';
 import { randomUUID } from 'node:crypto';
 import { createUpstream } from './proxy/upstream.js';
+import { createAttribution } from './usage/attribution.js';
+import { PriceTable } from './usage/prices.js';
+import { resolveTracing, SHUTDOWN_FLUSH_MS } from './trace/settings.js';
+import type { Tracing } from './trace/types.js';
 
 export interface RunningTokentap {
   proxyUrl: string;
@@ -50,24 +54,40 @@ function listen(server: Server, port: number, host: string): Promise<string> {
 }
 
 /** Starts tokentap from raw config fields (validated here; defaults applied). */
-export function startTokentap(input: ConfigInput): Promise<RunningTokentap> {
-  return startWithConfig(validateConfig(input as Record<string, unknown>));
+export function startTokentap(input: ConfigInput, options: StartOptions = {}): Promise<RunningTokentap> {
+  return startWithConfig(validateConfig(input as Record<string, unknown>), options);
 }
 
 export interface StartOptions {
   /** Serve the metrics port from this process (false in cluster workers: the primary serves the aggregate). */
   serveMetrics?: boolean;
+  /** The OTEL_* variables tracing reads (default process.env; src/trace/settings.ts). The exporter reads
+   * OTEL_EXPORTER_OTLP_*HEADERS, *COMPRESSION and the certificate variables from process.env itself. */
+  env?: NodeJS.ProcessEnv;
 }
 
-/** Serves /metrics, /healthz, /readyz on the metrics port. */
+/**
+ * Tracing, when the config or the OTEL_* environment turns it on: the SDK is imported here and only then, so
+ * tracing off loads no OpenTelemetry module. Each process (each --workers worker) exports its own spans.
+ */
+async function startTracingIfOn(config: Config, env: NodeJS.ProcessEnv, metrics: Metrics): Promise<Tracing | null> {
+  const { settings } = resolveTracing(config, env);
+  if (settings === null) return null;
+  const { startTracing } = await import('./trace/tracer.js');
+  return startTracing(settings, config.upstream!, { dropped: metrics.traceSpansDropped(), say: (line) => void process.stderr.write(`${line}\n`) });
+}
+
+/** Serves /metrics, /healthz, /readyz on the metrics port; `openMetrics`: the OpenMetrics exposition, when
+ * this process has one (not the --workers primary, whose aggregate has no exemplars). */
 export function startMetricsServer(
   config: Config,
   exposition: () => Promise<string | readonly string[]>,
   contentType: string,
   ready: () => Promise<boolean>,
+  openMetrics?: () => Promise<string | readonly string[]>,
 ): Promise<{ url: string; close(): Promise<void> }> {
   const server = createAdaptorServer({
-    fetch: createMetricsApp({ exposition, contentType, ready, token: config.metrics_token }).fetch,
+    fetch: createMetricsApp({ exposition, contentType, openMetrics, ready, token: config.metrics_token }).fetch,
     overrideGlobalObjects: false,
   }) as Server;
   return listen(server, config.metrics_port, config.metrics_host).then((url) => ({
@@ -81,18 +101,24 @@ export function startMetricsServer(
 }
 
 /** Starts tokentap from an already validated config (e.g. loadConfig's). */
-export async function startWithConfig(config: Config, { serveMetrics = true }: StartOptions = {}): Promise<RunningTokentap> {
+export async function startWithConfig(config: Config, { serveMetrics = true, env = process.env }: StartOptions = {}): Promise<RunningTokentap> {
   if (config.upstream === undefined) throw new Error('startTokentap: `upstream` is required');
   const upstream = createUpstream(config.upstream, {
     connectTimeoutMs: config.upstream_connect_timeout,
     headersTimeoutMs: config.upstream_headers_timeout,
     idleTimeoutMs: config.upstream_idle_timeout,
   });
-  const metrics = createMetrics(config.buckets, () => upstream.probe());
+  const prices = Object.keys(config.prices).length > 0 ? new PriceTable(config.prices) : null;
+  const metrics = createMetrics(config.buckets, () => upstream.probe(), {
+    users: config.user_from.length > 0,
+    currency: prices === null ? undefined : config.currency,
+  });
   const log = openAccessLog(config.access_log);
   const active = new ActiveList<Exchange>();
   const clientErrors = newClientErrorState();
-  const deps = { config, upstream, models: new ModelLabeler(config.model_allowlist, config.max_models), metrics, log, active, clientErrors };
+  const models = new ModelLabeler(config.model_allowlist, config.max_models);
+  const tracing = await startTracingIfOn(config, env, metrics);
+  const deps = { config, upstream, models, attribution: createAttribution(config), prices, metrics, log, active, clientErrors, tracing };
 
   const proxyServer = createServer(
     {
@@ -108,11 +134,12 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
   // An Expect other than 100-continue: answered 417 here (node:http would answer it without telling anyone).
   proxyServer.on('checkExpectation', (req, res) => {
     const exchange = new Exchange(deps, { t0: performance.now(), requestId: randomUUID(), method: req.method ?? '-', endpoint: 'other', model: undefined, stream: false });
+    exchange.attribute(req.headers, undefined);
     sendJsonError(res, exchange, expectationFailed, 'rejected', true);
   });
   const proxyUrl = await listen(proxyServer, config.port, config.host);
   const metricsServer = serveMetrics
-    ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe())
+    ? await startMetricsServer(config, metrics.exposition, metrics.contentType, () => upstream.probe(), metrics.openMetrics)
     : null;
   const metricsUrl = metricsServer?.url ?? '';
 
@@ -139,6 +166,7 @@ export async function startWithConfig(config: Config, { serveMetrics = true }: S
       proxyServer.closeAllConnections();
       await proxyClosed;
       await upstream.close();
+      await tracing?.shutdown(SHUTDOWN_FLUSH_MS); // the last spans, bounded: a dead collector does not hold the exit
       await log.close();
       await metricsServer?.close();
     })());

@@ -89,20 +89,30 @@ export function configFromFile(path: string): Raw {
 }
 
 /** Never echo secrets: values of these fields are replaced in messages. */
-const SECRET_FIELDS = new Set(['metrics_token']);
+const SECRET_FIELDS = new Set(['metrics_token', 'key_id_secret']);
+
+type SchemaNode = { entries?: Record<string, unknown>; wrapped?: unknown; value?: unknown; pipe?: unknown[] };
+
+/** The object (entries) or record (value) schema inside optional() and pipe() wrappers. */
+function unwrap(schema: unknown): SchemaNode {
+  let s = schema as SchemaNode;
+  while (s.entries === undefined && s.value === undefined) {
+    const inner = s.wrapped ?? s.pipe?.find((p) => (p as SchemaNode).entries !== undefined || (p as SchemaNode).value !== undefined);
+    if (inner === undefined || inner === s) break;
+    s = inner as SchemaNode;
+  }
+  return s;
+}
 
 /** The field names a (nested) config object accepts, for "did you mean" hints. */
 function knownFields(parent: string[]): string[] {
   let schema: unknown = configSchema;
   for (const key of parent) {
-    let s = schema as { entries?: Record<string, unknown>; wrapped?: unknown };
-    while (s.entries === undefined && s.wrapped !== undefined) s = s.wrapped as typeof s; // through optional()
-    schema = s.entries?.[key];
+    const s = unwrap(schema);
+    schema = s.entries?.[key] ?? s.value; // a record's (prices) members all have its value schema
     if (schema === undefined) return [];
   }
-  let s = schema as { entries?: Record<string, unknown>; wrapped?: unknown };
-  while (s.entries === undefined && s.wrapped !== undefined) s = s.wrapped as typeof s;
-  return Object.keys(s.entries ?? {});
+  return Object.keys(unwrap(schema).entries ?? {});
 }
 
 /**
@@ -115,7 +125,9 @@ export function validateConfig(raw: Raw, extra: string[] = []): Config {
   const lines = (result.issues ?? []).map((issue) => {
     const path = (issue.path ?? []).map((item) => String(item.key));
     const field = path.join('.') || '(top level)';
-    if (issue.type === 'strict_object') {
+    // a missing required member (e.g. prices.<model>.input) is reported by its object, expecting its name
+    if (issue.type === 'strict_object' && issue.expected !== 'never' && issue.received === 'undefined') return `${field}: is required`;
+    if (issue.type === 'strict_object' && issue.expected === 'never') {
       const hint = closest(path[path.length - 1] ?? '', knownFields(path.slice(0, -1)));
       return `unknown field ${field}${hint === undefined ? '' : ` (did you mean ${hint}?)`}`;
     }

@@ -2,6 +2,7 @@
 import * as v from 'valibot';
 import { E2E_BUCKETS, TOKEN_BUCKETS, TPOT_BUCKETS, TTFT_BUCKETS } from './buckets.js';
 import { parseBytes, parseDurationMs } from './units.js';
+import { userSourceProblem } from '../usage/user-source.js';
 
 // valibot, not zod: the same checks at about 1 MB of RSS instead of 13 MB per process (zod's core is loaded
 // whole), which every proxy process and cluster worker carries for its lifetime.
@@ -69,7 +70,53 @@ const httpUrl = v.pipe(
 
 const nonEmpty = v.pipe(v.string(), v.minLength(1));
 
-export const configSchema = v.strictObject({
+/** `user_from`: each entry a source (src/usage/user-source.ts), each bad one named. */
+const userSources = v.pipe(
+  stringList,
+  v.rawCheck(({ dataset, addIssue }) => {
+    if (!dataset.typed) return;
+    for (const entry of dataset.value) {
+      const problem = userSourceProblem(entry);
+      if (problem !== null) addIssue({ message: problem });
+    }
+  }),
+);
+
+const PRICE_MESSAGE = 'must be a number >= 0: the price of 1,000,000 tokens in `currency`';
+const pricePerMillion = v.pipe(v.number(PRICE_MESSAGE), v.minValue(0, PRICE_MESSAGE), v.finite(PRICE_MESSAGE));
+
+/** `prices`: model name or glob → prices per 1,000,000 tokens (src/usage/prices.ts). File only. */
+const PRICES_MESSAGE = 'must be a mapping of model names or globs to prices';
+const priceTable = v.optional(
+  v.pipe(
+    // (a record alone would take a YAML list: arrays are objects)
+    v.custom<Record<string, unknown>>((x) => typeof x === 'object' && x !== null && !Array.isArray(x), PRICES_MESSAGE),
+    v.record(
+      v.pipe(v.string(), v.minLength(1, 'a model name or glob must not be empty')),
+      v.strictObject(
+        { input: pricePerMillion, cached_input: v.optional(pricePerMillion), output: pricePerMillion, reasoning: v.optional(pricePerMillion) },
+        'must be a mapping with input and output (and optionally cached_input, reasoning) per 1,000,000 tokens',
+      ),
+      PRICES_MESSAGE,
+    ),
+  ),
+  () => ({}),
+);
+
+/** Where key_id_secret is set: the cross-field errors name both. */
+const SECRET_HINT = 'set key_id_secret in the config file or TOKENTAP_KEY_ID_SECRET';
+
+/** A number from 0 to 1, also from its decimal string. */
+const ratio = v.pipe(
+  v.union([v.number(), v.string()], 'must be a number from 0 to 1'),
+  v.transform(Number),
+  v.number('must be a number from 0 to 1'),
+  v.minValue(0, 'must be a number from 0 to 1'),
+  v.maxValue(1, 'must be a number from 0 to 1'),
+);
+
+
+export const configSchema = v.pipe(v.strictObject({
   /** Base URL of the OpenAI-compatible server (its root; a trailing /v1 is dropped). Required by the CLI unless --demo. */
   upstream: v.optional(httpUrl),
   host: v.optional(nonEmpty, '0.0.0.0'),
@@ -102,6 +149,13 @@ export const configSchema = v.strictObject({
   model_allowlist: stringList,
   max_models: v.optional(int(1, Number.MAX_SAFE_INTEGER), 100),
   access_log: v.optional(nonEmpty, '-'),
+  /**
+   * OTLP/HTTP collector for traces (docs/tracing.md), e.g. http://127.0.0.1:4318: setting it turns tracing on
+   * (as OTEL_EXPORTER_OTLP_ENDPOINT does); `/v1/traces` is appended unless the path already ends with it.
+   */
+  tracing_endpoint: v.optional(httpUrl),
+  /** Share of requests traced (0..1; unset: 1, or OTEL_TRACES_SAMPLER/_ARG); a client's sampled flag wins (parent-based). */
+  tracing_sample_ratio: v.optional(ratio),
   buckets: v.optional(
     v.strictObject({
       ttft: bucketList(TTFT_BUCKETS),
@@ -114,7 +168,24 @@ export const configSchema = v.strictObject({
     }),
     {},
   ),
-});
+  /** Attribution (docs/attribution.md): where a request's user comes from, in order; empty = off. */
+  user_from: userSources,
+  /** The HMAC-SHA256 secret of key ids (and of hashed user ids). Never printed. */
+  key_id_secret: v.optional(v.pipe(v.string(), v.minLength(16, 'must be at least 16 characters (e.g. the output of `openssl rand -hex 32`)'))),
+  /** Users appear as `u_` + a keyed hash of their id (emails are personal data). */
+  hash_user_ids: bool(false),
+  user_allowlist: stringList,
+  max_users: v.optional(int(1, Number.MAX_SAFE_INTEGER), 100),
+  prices: priceTable,
+  /** The currency of `prices` (one per config), named in the cost metrics' HELP. */
+  currency: v.optional(v.pipe(v.string(), v.regex(/^[A-Za-z][A-Za-z0-9_-]{0,15}$/, 'must be a currency code such as USD or EUR (letters, digits, _ and -; at most 16)')), 'USD'),
+}),
+  v.forward(
+    v.check((c) => c.key_id_secret !== undefined || !c.user_from.includes('api_key'), `required when user_from contains api_key: ${SECRET_HINT}`),
+    ['key_id_secret'],
+  ),
+  v.forward(v.check((c) => c.key_id_secret !== undefined || !c.hash_user_ids, `required when hash_user_ids is true: ${SECRET_HINT}`), ['key_id_secret']),
+);
 
 export type ConfigInput = v.InferInput<typeof configSchema>;
 export type Config = v.InferOutput<typeof configSchema>;
@@ -140,4 +211,12 @@ export const ENV_FIELDS = [
   'model_allowlist',
   'max_models',
   'access_log',
+  'user_from',
+  'key_id_secret',
+  'hash_user_ids',
+  'user_allowlist',
+  'max_users',
+  'currency',
+  'tracing_endpoint',
+  'tracing_sample_ratio',
 ] as const;

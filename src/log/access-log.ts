@@ -24,9 +24,18 @@ export interface AccessLogEntry {
   cached_tokens: number | null;
   reasoning_tokens: number | null;
   usage: 'reported' | 'estimated' | null;
+  /** The request's user (docs/attribution.md), hashed with hash_user_ids; null when none or attribution is off. */
+  user: string | null;
+  /** The id of the request's API key (a keyed hash, never the key); null without key_id_secret or a key. */
+  key_id: string | null;
+  /** The request's cost in `currency`, rounded to 1e-9; null when unpriced or not metered for tokens. */
+  cost: number | null;
+  /** The trace id when tracing sampled the request, else null. */
+  trace_id: string | null;
 }
 
 const round = (v: number | null): number | null => (v === null ? null : Math.round(v * 1000) / 1000);
+const roundCost = (v: number | null | undefined): number | null => (v == null ? null : Math.round(v * 1e9) / 1e9);
 
 /** The current time in ISO 8601, formatted once per millisecond (many requests end in the same one). */
 let lastMs = -1;
@@ -61,6 +70,10 @@ export function accessLogEntry(requestId: string, method: string, r: FinishedReq
     cached_tokens: rec.cachedTokens,
     reasoning_tokens: rec.reasoningTokens,
     usage: rec.usage,
+    user: r.user ?? null,
+    key_id: r.keyId ?? null,
+    cost: roundCost(r.cost),
+    trace_id: r.traceId ?? null,
   };
 }
 

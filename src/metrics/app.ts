@@ -1,28 +1,38 @@
 /** The metrics port's Hono app: /metrics (optionally bearer-protected), /healthz, /readyz. */
 import { Hono } from 'hono';
 import { bearerAuth } from 'hono/bearer-auth';
+import { OPENMETRICS_CONTENT_TYPE, scrapeFormat } from './openmetrics.js';
 import { nextTurn, sliceSpent } from './sliced-render.js';
 export interface MetricsAppOptions {
   /** The exposition text (one process's registry, or the aggregate of all workers), whole or in pieces to
    * concatenate. */
   exposition: () => Promise<string | readonly string[]>;
   contentType: string;
+  /** The same exposition in the OpenMetrics 1.0 format (with exemplars), served to a scrape whose Accept asks
+   * for it (scrapeFormat). Unset (the --workers primary): the classic format, whatever the Accept. */
+  openMetrics?: () => Promise<string | readonly string[]>;
   /** Is the upstream reachable? */
   ready: () => Promise<boolean>;
   /** When set, /metrics requires `Authorization: Bearer <token>`. */
   token?: string;
 }
 
-export function createMetricsApp({ exposition, contentType, ready, token }: MetricsAppOptions): Hono {
+export function createMetricsApp({ exposition, contentType, openMetrics, ready, token }: MetricsAppOptions): Hono {
   const app = new Hono();
   // Encoded once for all the scrapes that share a render, in slices: each response would otherwise encode
-  // the whole text again, synchronously, and they all resume in the same turn of the event loop.
-  const render = sharedRender(async () => encodeInSlices(await exposition()));
+  // the whole text again, synchronously, and they all resume in the same turn of the event loop. One shared
+  // render per format, spaced out together: scrapers of both formats take no more of the loop than one.
+  const spacing: RenderSpacing = { nextStart: 0 };
+  const render = sharedRender(async () => encodeInSlices(await exposition()), spacing);
+  const renderOpenMetrics = openMetrics && sharedRender(async () => encodeInSlices(await openMetrics()), spacing);
   if (token !== undefined) app.use('/metrics', bearerAuth({ token }));
   app.get('/metrics', async (c) => {
-    const pieces = await render();
+    const om = renderOpenMetrics !== undefined && scrapeFormat(c.req.header('accept')) === 'openmetrics';
+    const pieces = await (om ? renderOpenMetrics : render)();
     const length = pieces.reduce((n, p) => n + p.length, 0);
-    return c.body(bodyStream(pieces), 200, { 'content-type': contentType, 'content-length': String(length) });
+    const headers: Record<string, string> = { 'content-type': om ? OPENMETRICS_CONTENT_TYPE : contentType, 'content-length': String(length) };
+    if (renderOpenMetrics !== undefined) headers.vary = 'Accept';
+    return c.body(bodyStream(pieces), 200, headers);
   });
   app.get('/healthz', (c) => c.text('ok\n'));
   app.get('/readyz', async (c) => ((await ready()) ? c.text('ready\n') : c.text('upstream unreachable\n', 503)));
@@ -41,6 +51,11 @@ export const RENDER_SPACING = 9;
  * timeout (10 s by default). */
 export const MAX_RENDER_PAUSE_MS = 1000;
 
+/** When the next render may start (performance.now()); shared by the renders that take turns (both formats). */
+export interface RenderSpacing {
+  nextStart: number;
+}
+
 /**
  * `render`, shared by concurrent callers and spaced out (RENDER_SPACING, MAX_RENDER_PAUSE_MS): a call while a
  * render is pending or running gets that render's text. A call when none is starts a new one, after the
@@ -49,18 +64,17 @@ export const MAX_RENDER_PAUSE_MS = 1000;
  * cache would answer "request, then scrape" with counts from before the request, and Prometheus gains
  * nothing from it that the spacing does not give.
  */
-export function sharedRender<T>(render: () => Promise<T>): () => Promise<T> {
+export function sharedRender<T>(render: () => Promise<T>, spacing: RenderSpacing = { nextStart: 0 }): () => Promise<T> {
   let current: Promise<T> | null = null;
-  let nextStart = 0;
   const run = async (): Promise<T> => {
-    const pause = nextStart - performance.now();
+    const pause = spacing.nextStart - performance.now();
     if (pause > 0) await new Promise((resolve) => setTimeout(resolve, pause));
     const start = performance.now();
     try {
       return await render();
     } finally {
       const end = performance.now();
-      nextStart = end + Math.min(MAX_RENDER_PAUSE_MS, RENDER_SPACING * (end - start));
+      spacing.nextStart = end + Math.min(MAX_RENDER_PAUSE_MS, RENDER_SPACING * (end - start));
     }
   };
   const clear = () => {

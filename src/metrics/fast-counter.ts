@@ -67,18 +67,22 @@ class FastScalar<L extends string> {
     return { name: this.name, help: this.help, type: this.type, aggregator: this.aggregator, values };
   }
 
-  /** The text exposition in parts (see renderExposition): HELP, TYPE, then one line per series. */
-  *expositionParts(): Generator<string> {
-    yield `# HELP ${this.name} ${this.help}`;
-    yield `# TYPE ${this.name} ${this.type}`;
+  /** The text exposition in parts (see renderExposition): HELP, TYPE, then one line per series.
+   * `openMetrics`: a counter's family is named without `_total` in HELP and TYPE, its samples with it (as
+   * prom-client does in that format, and as Prometheus reads them: the same series in both formats). */
+  *expositionParts(openMetrics = false): Generator<string> {
+    const family = openMetrics && this.type === 'counter' ? this.name.replace(/_total$/, '') : this.name;
+    const sample = openMetrics && this.type === 'counter' ? `${family}_total` : this.name;
+    yield `# HELP ${family} ${this.help}`;
+    yield `# TYPE ${family} ${this.type}`;
     for (const s of this.series.all()) {
-      if (s.used) yield s.labelText === '' ? `${this.name} ${s.value}` : `${this.name}{${s.labelText}} ${s.value}`;
+      if (s.used) yield s.labelText === '' ? `${sample} ${s.value}` : `${sample}{${s.labelText}} ${s.value}`;
     }
   }
 
   /** The whole text exposition in one synchronous pass (tests; the metrics port uses renderExposition). */
-  exposition(): string {
-    return [...this.expositionParts()].join('\n');
+  exposition(openMetrics = false): string {
+    return [...this.expositionParts(openMetrics)].join('\n');
   }
 
   reset(): void {

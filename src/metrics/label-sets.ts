@@ -4,7 +4,7 @@
  */
 
 /** A label value in the text exposition format. */
-const escapeLabelValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
+export const escapeLabelValue = (v: string): string => v.replace(/\\/g, '\\\\').replace(/\n/g, '\\n').replace(/"/g, '\\"');
 
 export interface LabelSet {
   /** Label name → value. */

@@ -4,7 +4,9 @@ import type { Config } from '../config/schema.js';
 import type { MeterRecord } from '../meter/record.js';
 import type { Endpoint } from '../proxy/endpoint.js';
 import { FastCounter, FastGauge } from './fast-counter.js';
-import { FastHistogram } from './fast-histogram.js';
+import { ExemplarHistogram, FastHistogram } from './fast-histogram.js';
+import { UNKNOWN_MODEL } from './model-label.js';
+import { promClientOpenMetrics } from './openmetrics.js';
 import { renderExposition, type ExpositionParts } from './sliced-render.js';
 
 export type Outcome =
@@ -27,12 +29,37 @@ export interface FinishedRequest {
   record: MeterRecord;
   /** The upstream's own x-request-id, when it sent one (the access log keeps it beside tokentap's). */
   upstreamRequestId?: string | null;
+  /** Attribution (docs/attribution.md): the user as logged (null: none or attribution off)… */
+  user?: string | null;
+  /** …its bounded `user` label (used only when the user metrics exist)… */
+  userLabel?: string;
+  /** …and the id of the request's API key (null without key_id_secret or without a key). */
+  keyId?: string | null;
+  /** The request's cost in `currency`; null when unpriced, not metered for tokens, or no price table. */
+  cost?: number | null;
+  /** The request's trace id when tracing sampled it. */
+  traceId?: string | null;
+}
+
+/** Which optional metric families exist (each costs nothing per request when absent). */
+export interface MetricFeatures {
+  /** `user_from` is set: the per-user counters. */
+  users?: boolean;
+  /** `prices` is set: the cost counters, HELP naming this currency. */
+  currency?: string;
 }
 
 const ME = ['model', 'endpoint'];
 
+/** Where a request's exemplars come from (its Exchange): the ids they carry, and t0 to time the E2E one. */
+export interface ExemplarSource {
+  readonly requestId: string;
+  readonly traceId: string | null;
+  readonly t0: number;
+}
+
 /** `probeUpstream`: can a connection to the upstream be opened now? (asked at each scrape) */
-export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => Promise<boolean>) {
+export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => Promise<boolean>, features: MetricFeatures = {}) {
   /** prom-client's own metrics: counters, the gauge, process metrics. */
   const register = new client.Registry();
   /** The per-request metrics (Fast*): registered here for the cluster aggregation, exposed as text directly. */
@@ -47,6 +74,12 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   const fast: ExpositionParts[] = [];
   const histogram = (name: string, help: string, b: number[], labelNames = ME) => {
     const h = new FastHistogram(name, help, labelNames, b, fastRegister);
+    fast.push(h);
+    return h;
+  };
+  /** A histogram whose buckets carry exemplars (request id, trace id), in the OpenMetrics format. */
+  const exemplarHistogram = (name: string, help: string, b: number[], labelNames = ME) => {
+    const h = new ExemplarHistogram(name, help, labelNames, b, fastRegister);
     fast.push(h);
     return h;
   };
@@ -74,13 +107,13 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
   }
   const inFlight = new FastGauge('tokentap_requests_in_flight', 'Requests being handled now.', ME, fastRegister);
   fast.push(inFlight);
-  const duration = histogram(
+  const duration = exemplarHistogram(
     'tokentap_request_duration_seconds',
     'End-to-end latency: last byte sent to the client minus request headers received.',
     buckets.e2e,
     ['model', 'endpoint', 'stream', 'outcome'],
   );
-  const ttft = histogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
+  const ttft = exemplarHistogram('tokentap_time_to_first_token_seconds', 'Time to the first token event (streaming).', buckets.ttft);
   const ttfc = histogram(
     'tokentap_time_to_first_content_seconds',
     'Time to the first event with content, text or tool calls (streaming; later than TTFT for reasoning models).',
@@ -109,12 +142,31 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     ME,
   );
 
+  const currency = features.currency;
+  const costTotal =
+    currency === undefined ? null : counter('tokentap_cost_total', `Cost of the requests in ${currency}, from the configured price table and the tokens used.`, ['model']);
+  const unpriced =
+    currency === undefined
+      ? null
+      : counter('tokentap_cost_unpriced_requests_total', 'Requests metered for tokens whose model has no price in the price table (their cost is not counted).', [
+          'model',
+        ]);
+  const users = features.users === true ? userMetrics(counter, currency) : null;
+
   const connectionsClosed = counter(
     'tokentap_connections_closed_total',
     'Client connections closed by tokentap without a request, by reason (idle_timeout: no byte within request_timeout).',
     ['reason'],
   );
   const idleClosed = connectionsClosed.labels('idle_timeout');
+  // Declared when tracing starts (src/trace/), so that tracing off exposes no family without samples.
+  let spansDropped: ReturnType<ReturnType<typeof counter>['labels']> | null = null;
+  const traceSpansDropped = () =>
+    (spansDropped ??= counter(
+      'tokentap_trace_spans_dropped_total',
+      'Trace spans not exported: the export queue was full (the collector is down or slow) or an export failed.',
+      [],
+    ).labels());
 
   /** The children of one (model, endpoint) pair, bound once: label lookups are not free on the hot path. */
   const bind = (model: string, endpoint: Endpoint) => ({
@@ -132,6 +184,8 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     reasoning: tokens.labels(model, endpoint, 'reasoning'),
     requests: new Map<string, ReturnType<typeof requests.labels>>(),
     duration: new Map<string, ReturnType<typeof duration.labels>>(),
+    cost: costTotal?.labels(model) ?? null,
+    unpriced: unpriced?.labels(model) ?? null,
   });
   type Series = ReturnType<typeof bind>;
   const bound = new Map<string, Series>();
@@ -147,17 +201,25 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     return v;
   };
 
-  /** Records one finished request; `b`: its series, when the caller bound them already (see `series`). */
-  function record(r: FinishedRequest, b: Series = series(r.model, r.endpoint)): void {
+  /** Records one finished request; `b`: its series, when the caller bound them already (see `series`);
+   * `source`: the request, for the E2E histogram's exemplar (none without). */
+  function record(r: FinishedRequest, b: Series = series(r.model, r.endpoint), source?: ExemplarSource): void {
     const { model, endpoint, record: rec } = r;
     const stream = r.stream ? 'true' : 'false';
     const code = String(r.code);
     cached(b.requests, `${stream} ${code} ${r.outcome}`, () => requests.labels(model, endpoint, stream, code, r.outcome)).inc();
-    cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome)).observe(rec.e2eMs / 1000);
+    const e2e = cached(b.duration, `${stream} ${r.outcome}`, () => duration.labels(model, endpoint, stream, r.outcome));
+    if (source === undefined) e2e.observe(rec.e2eMs / 1000);
+    else e2e.observeWithExemplar(rec.e2eMs / 1000, source.requestId, source.traceId, source.t0 + rec.e2eMs);
     // TTFT, time to first content, ITL and the completion tokens of token events were observed live
     // (Exchange.observeTokenEvent); what is left is what only the end knows.
     if (rec.tpotMs !== null) b.tpot.observe(rec.tpotMs / 1000);
+    if (users !== null) users.record(r);
     if (rec.usage === null) return;
+    if (b.cost !== null) {
+      if (r.cost != null) b.cost.inc(r.cost);
+      else b.unpriced!.inc();
+    }
     if (rec.usage === 'estimated') b.estimated.inc();
     if (rec.promptTokens !== null) {
       b.promptTokens.observe(rec.promptTokens);
@@ -181,12 +243,64 @@ export function createMetrics(buckets: Config['buckets'], probeUpstream?: () => 
     /** The whole text exposition of this process, in pieces to concatenate; the per-request metrics are
      * rendered in slices, letting the event loop turn between them (see renderExposition). */
     exposition: async (): Promise<string[]> => [`${await register.metrics()}\n`, ...(await renderExposition(fast))],
+    /** The same metrics in the OpenMetrics 1.0 format, with the exemplars (see docs/metrics.md), ending in `# EOF`. */
+    openMetrics: async (): Promise<string[]> => {
+      const own = await promClientOpenMetrics(register);
+      return [...(own.trim() === '' ? [] : [own]), ...(await renderExposition(fast, true)), '# EOF\n'];
+    },
     record,
     /** A client connection that never sent a request was closed. */
     connectionClosedIdle: () => idleClosed.inc(),
+    /** tokentap_trace_spans_dropped_total, declared on first call (when tracing starts, src/trace/). */
+    traceSpansDropped,
     /** The metric children of one (model, endpoint), bound once: pass them to `record` as well. */
     series,
   };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;
+
+type CounterFactory = <L extends string>(name: string, help: string, labelNames: readonly L[]) => FastCounter<L>;
+
+/**
+ * The per-user counters (`user_from` set): requests, tokens and cost by (user, model), both labels bounded.
+ * The children of one (user, model) pair are bound once, like `series`.
+ */
+function userMetrics(counter: CounterFactory, currency: string | undefined) {
+  const requests = counter('tokentap_user_requests_total', 'Requests by user (bounded: see max_users) and how they ended.', ['user', 'model', 'outcome']);
+  const tokens = counter('tokentap_user_tokens_total', 'Tokens by user (bounded: see max_users), by type: prompt, completion, cached_prompt, reasoning.', [
+    'user',
+    'model',
+    'type',
+  ]);
+  const cost =
+    currency === undefined ? null : counter('tokentap_user_cost_total', `Cost of the requests in ${currency} by user (bounded: see max_users).`, ['user', 'model']);
+  const bind = (user: string, model: string) => ({
+    requests: new Map<string, ReturnType<typeof requests.labels>>(),
+    prompt: tokens.labels(user, model, 'prompt'),
+    completion: tokens.labels(user, model, 'completion'),
+    cached: tokens.labels(user, model, 'cached_prompt'),
+    reasoning: tokens.labels(user, model, 'reasoning'),
+    cost: cost?.labels(user, model) ?? null,
+  });
+  const bound = new Map<string, ReturnType<typeof bind>>();
+  return {
+    record(r: FinishedRequest): void {
+      const user = r.userLabel ?? UNKNOWN_MODEL;
+      const key = `${r.model}\u0000${user}`;
+      let b = bound.get(key);
+      if (b === undefined) bound.set(key, (b = bind(user, r.model)));
+      let req = b.requests.get(r.outcome);
+      if (req === undefined) b.requests.set(r.outcome, (req = requests.labels(user, r.model, r.outcome)));
+      req.inc();
+      const rec = r.record;
+      if (rec.usage === null) return;
+      if (rec.promptTokens !== null) b.prompt.inc(rec.promptTokens);
+      // as tokentap_tokens_total counts them: the token events seen live, or the reported usage when larger
+      if (rec.completionTokens !== null) b.completion.inc(Math.max(rec.completionTokens, rec.liveCompletionTokens));
+      if (rec.cachedTokens) b.cached.inc(rec.cachedTokens);
+      if (rec.reasoningTokens) b.reasoning.inc(rec.reasoningTokens);
+      if (b.cost !== null && r.cost != null) b.cost.inc(r.cost);
+    },
+  };
+}

@@ -42,8 +42,9 @@ export function nextTurn(): Promise<void> {
 
 /** A metric whose text exposition comes in parts: the HELP and TYPE lines, then one part per series. */
 export interface ExpositionParts {
-  /** Each part is built in one synchronous step, so one series is self-consistent (its buckets, sum, count). */
-  expositionParts(): Iterable<string>;
+  /** Each part is built in one synchronous step, so one series is self-consistent (its buckets, sum, count).
+   * `openMetrics`: in the OpenMetrics 1.0 format (counter family names without `_total`, exemplars). */
+  expositionParts(openMetrics?: boolean): Iterable<string>;
 }
 
 /**
@@ -51,8 +52,10 @@ export interface ExpositionParts {
  * SLICE_MS), in pieces: their concatenation is `metrics.map((m) => [...m.expositionParts()].join('\n'))
  * .join('\n\n') + '\n'`. Pieces, not one string: joining megabytes into one would be a stall of its own.
  * Series created or changed between slices appear as they are when their part is built.
+ * `openMetrics`: each metric's OpenMetrics parts, with no blank line between metrics (OpenMetrics has none);
+ * the caller ends the whole exposition with `# EOF`.
  */
-export async function renderExposition(metrics: readonly ExpositionParts[]): Promise<string[]> {
+export async function renderExposition(metrics: readonly ExpositionParts[], openMetrics = false): Promise<string[]> {
   const pieces: string[] = [];
   let parts: string[] = [];
   let chars = 0;
@@ -62,8 +65,8 @@ export async function renderExposition(metrics: readonly ExpositionParts[]): Pro
     chars = 0;
   };
   for (let i = 0; i < metrics.length; i++) {
-    if (i > 0) parts.push(''); // the blank line between two metrics
-    for (const part of metrics[i].expositionParts()) {
+    if (i > 0 && !openMetrics) parts.push(''); // the blank line between two metrics
+    for (const part of metrics[i].expositionParts(openMetrics)) {
       parts.push(part);
       chars += part.length;
       if (chars >= PIECE_CHARS) flush();

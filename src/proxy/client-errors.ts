@@ -64,9 +64,13 @@ function responseInProgress(socket: Socket): Response | null {
   return res !== undefined && res !== null && !res.writableFinished ? res : null;
 }
 
-/** Answers `spec` on the raw socket, closes it (lingering), and records a rejected request once. */
-function refuse(sinks: ExchangeSinks, socket: Socket, spec: ProxyErrorSpec, method: string): void {
+/**
+ * Answers `spec` on the raw socket, closes it (lingering), and records a rejected request once. `req`: the
+ * request when node:http parsed it (CONNECT): its headers can name a user.
+ */
+function refuse(sinks: ExchangeSinks, socket: Socket, spec: ProxyErrorSpec, method: string, req?: IncomingMessage): void {
   const exchange = new Exchange(sinks, { t0: performance.now(), requestId: randomUUID(), method, endpoint: 'other', model: undefined, stream: false });
+  if (req !== undefined) exchange.attribute(req.headers, undefined);
   const answer = () => {
     if (!socket.writable) {
       socket.destroy();
@@ -123,7 +127,7 @@ export function handleClientError(
 }
 
 /** CONNECT: tokentap is not a tunnel. node:http hands these over as the 'connect' event, not as requests. */
-export function handleConnect(sinks: ExchangeSinks, state: ClientErrorState, _req: IncomingMessage, socket: Socket): void {
+export function handleConnect(sinks: ExchangeSinks, state: ClientErrorState, req: IncomingMessage, socket: Socket): void {
   state.answered.add(socket);
-  refuse(sinks, socket, connectNotAllowed, 'CONNECT');
+  refuse(sinks, socket, connectNotAllowed, 'CONNECT', req);
 }

@@ -1,8 +1,13 @@
 /** One request through the proxy: its labels, in-flight accounting, and recording it exactly once. */
+import type { IncomingHttpHeaders } from 'node:http';
 import { accessLogEntry, type AccessLog } from '../log/access-log.js';
 import { buildRecord, type MeterRecord } from '../meter/record.js';
 import type { Metrics, Outcome } from '../metrics/metrics.js';
-import type { ModelLabeler } from '../metrics/model-label.js';
+import { UNKNOWN_MODEL, type ModelLabeler } from '../metrics/model-label.js';
+import type { Attribution } from '../usage/attribution.js';
+import { requestCost } from '../usage/cost.js';
+import type { PriceTable } from '../usage/prices.js';
+import type { RequestSpan } from '../trace/types.js';
 import type { ActiveEntry, ActiveList } from './active-list.js';
 import type { Endpoint } from './endpoint.js';
 
@@ -13,6 +18,10 @@ export interface ExchangeSinks {
   active: ActiveList<Exchange>;
   /** The `model` label table (a name takes a slot once the upstream answered it with a 2xx). */
   models: ModelLabeler;
+  /** Users and key ids (docs/attribution.md); null when off. Absent = null. */
+  attribution?: Attribution | null;
+  /** The price table; null when `prices` is empty. Absent = null. */
+  prices?: PriceTable | null;
 }
 
 export interface ExchangeInit {
@@ -50,6 +59,18 @@ export class Exchange implements ActiveEntry {
   /** The trace id (32 hex digits) of this request's span when tracing is on and the request is sampled, else
    * null: set by tracing (src/trace/), read by the exemplars and the access log. */
   traceId: string | null = null;
+  /** The model name the request names: prices are looked up by it, not by the bounded label. */
+  private readonly requestedModel: string | undefined;
+  /** The user as the access log shows it (null: none found, or attribution off). Set by `attribute`. */
+  user: string | null = null;
+  /** The id of the request's API key (null: none, or no key_id_secret). Set by `attribute`. */
+  keyId: string | null = null;
+  /** The `user` label (bounded like `model`, admitted on a 2xx answer). */
+  private userLabel = UNKNOWN_MODEL;
+  /** The user while it may still be admitted to the `user` label table. */
+  private pendingUser: string | undefined;
+  /** This request's span when tracing is on (src/trace/), ended when the request is recorded. */
+  span: RequestSpan | null = null;
   /** Set when tokentap itself cut the exchange (shutdown): how it is then recorded. */
   cutOutcome: Outcome | null = null;
   /** Links of the active list (ActiveList). */
@@ -61,6 +82,7 @@ export class Exchange implements ActiveEntry {
     this.requestId = init.requestId;
     this.method = init.method;
     this.endpoint = init.endpoint;
+    this.requestedModel = init.model;
     this.model = sinks.models.label(init.model);
     this.pendingModel = sinks.models.mayAdmit(init.model) ? init.model : undefined;
     this.stream = init.stream;
@@ -69,8 +91,28 @@ export class Exchange implements ActiveEntry {
     sinks.active.add(this);
   }
 
-  /** The upstream answered with `status`: a 2xx admits the requested name to the label table. */
+  /**
+   * Finds the request's user and key id (attribution on: `sinks.attribution` set). `bodyUser`: the body's
+   * top-level `user` string when the body scan read it.
+   */
+  attribute(headers: IncomingHttpHeaders, bodyUser: string | undefined): void {
+    const a = this.sinks.attribution;
+    if (a == null) return;
+    this.keyId = a.keyId(headers);
+    const user = a.user(headers, bodyUser, this.keyId);
+    this.user = user;
+    if (a.users === null) return;
+    this.userLabel = a.users.label(user ?? undefined);
+    this.pendingUser = a.users.mayAdmit(user) ? user : undefined;
+  }
+
+  /** The upstream answered with `status`: a 2xx admits the requested name (and user) to the label tables. */
   answered(status: number): void {
+    const user = this.pendingUser;
+    if (user !== undefined && status >= 200 && status < 300 && !this.finished) {
+      this.pendingUser = undefined;
+      this.userLabel = this.sinks.attribution!.users!.admit(user);
+    }
     const name = this.pendingModel;
     if (name === undefined || status < 200 || status >= 300 || this.finished) return;
     this.pendingModel = undefined;
@@ -89,7 +131,7 @@ export class Exchange implements ActiveEntry {
   observeTokenEvent(now: number, gapMs: number | null, countToken: boolean): void {
     if (this.finished) return;
     const s = this.series;
-    if (gapMs === null) s.ttft.observe((now - this.t0) / 1000);
+    if (gapMs === null) s.ttft.observeWithExemplar((now - this.t0) / 1000, this.requestId, this.traceId, now);
     else s.itl.observe(gapMs / 1000);
     if (countToken) s.completion.inc(1);
   }
@@ -119,9 +161,29 @@ export class Exchange implements ActiveEntry {
     this.series.inFlight.dec();
     this.sinks.active.delete(this);
     try {
-      const finished = { model: this.model, endpoint: this.endpoint, stream: this.stream, code, outcome, record, upstreamRequestId: this.upstreamRequestId };
-      this.sinks.metrics.record(finished, this.series);
+      const prices = this.sinks.prices;
+      let cost: number | null = null;
+      if (prices != null && record.usage !== null) {
+        const price = prices.lookup(this.requestedModel);
+        if (price !== null) cost = requestCost(price, record);
+      }
+      const finished = {
+        model: this.model,
+        endpoint: this.endpoint,
+        stream: this.stream,
+        code,
+        outcome,
+        record,
+        upstreamRequestId: this.upstreamRequestId,
+        user: this.user,
+        userLabel: this.userLabel,
+        keyId: this.keyId,
+        cost,
+        traceId: this.traceId,
+      };
+      this.sinks.metrics.record(finished, this.series, this);
       if (this.sinks.log.enabled) this.sinks.log.write(accessLogEntry(this.requestId, this.method, finished));
+      if (this.span !== null) this.span.end(finished, this.t0);
     } catch (err) {
       reportInternalError('recording a request', err);
     }

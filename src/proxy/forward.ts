@@ -14,11 +14,14 @@ import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
 import { inspectRequestBody, NO_FACTS, withIncludeUsage } from './request-body.js';
 import { resolveTarget } from './request-target.js';
 import type { Upstream } from './upstream.js';
+import type { Tracing } from '../trace/types.js';
 
 export interface ProxyDeps extends ExchangeSinks {
   config: Config;
   upstream: Upstream;
   clientErrors: ClientErrorState;
+  /** Tracing on (src/trace/), else null. */
+  tracing: Tracing | null;
 }
 
 /** What one request has built so far, so that a failure anywhere can still finish it exactly once. */
@@ -57,9 +60,28 @@ export function proxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoin
   });
 }
 
-function newExchange(deps: ProxyDeps, incoming: IncomingMessage, state: RequestState, endpoint: Exchange['endpoint'], model: string | undefined, stream = false): Exchange {
-  state.exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
-  return state.exchange;
+function newExchange(
+  deps: ProxyDeps,
+  incoming: IncomingMessage,
+  state: RequestState,
+  endpoint: Exchange['endpoint'],
+  model: string | undefined,
+  stream = false,
+  bodyUser?: string,
+): Exchange {
+  const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
+  state.exchange = exchange;
+  // attribution on: every path (rejected, aborted, 500) gets the user its headers name
+  if (deps.attribution != null) exchange.attribute(incoming.headers, bodyUser);
+  if (deps.tracing !== null) {
+    try {
+      exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, url: incoming.url ?? '/', headers: incoming.headers });
+      exchange.traceId = exchange.span.traceId;
+    } catch (err) {
+      reportInternalError('starting a span', err); // the request goes on untraced
+    }
+  }
+  return exchange;
 }
 
 async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, outgoing: ServerResponse, state: RequestState): Promise<void> {
@@ -105,8 +127,8 @@ async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, ou
     }
   }
 
-  const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body) : NO_FACTS;
-  const exchange = newExchange(deps, incoming, state, endpoint, facts.model, facts.stream);
+  const facts = endpoint !== 'other' && body !== undefined ? inspectRequestBody(body, deps.attribution?.bodyUser === true) : NO_FACTS;
+  const exchange = newExchange(deps, incoming, state, endpoint, facts.model, facts.stream, facts.user);
   const inject = deps.config.inject_usage && facts.stream && facts.injectable && acceptsStreamOptions(endpoint);
   const sent = inject && body !== undefined ? withIncludeUsage(body, facts) : body;
 
@@ -118,6 +140,8 @@ async function handleProxyRequest(deps: ProxyDeps, incoming: IncomingMessage, ou
     bodyLength: sent?.length,
     identityEncoding: endpoint !== 'other',
     trustForwarded: deps.config.trust_forwarded_headers,
+    traceparent: exchange.span?.traceparent,
+    tracestate: exchange.span?.tracestate,
   });
   try {
     deps.upstream.dispatcher.dispatch({ path: deps.upstream.basePath + target.path, method: method as 'GET', headers, body: sent ?? null }, relay);

@@ -46,6 +46,12 @@ export interface UpstreamHeaderOptions {
    * Otherwise they are tokentap's own view, so a client cannot make the upstream believe another host or https.
    */
   trustForwarded?: boolean;
+  /**
+   * Tracing on: tokentap's W3C `traceparent` (its span as the parent) replaces the client's, and `tracestate`
+   * (the client's, carried on) is sent with it. Undefined (tracing off): both pass through untouched.
+   */
+  traceparent?: string;
+  tracestate?: string;
 }
 
 /**
@@ -96,6 +102,10 @@ export function upstreamRequestHeaders(rawHeaders: string[], opts: UpstreamHeade
         if (!opts.trustForwarded) continue;
         hasFwdHost = true;
         break;
+      case 'traceparent':
+      case 'tracestate':
+        if (opts.traceparent !== undefined) continue;
+        break;
     }
     out.push(name, value);
   }
@@ -106,6 +116,10 @@ export function upstreamRequestHeaders(rawHeaders: string[], opts: UpstreamHeade
   if (opts.identityEncoding) out.push('accept-encoding', 'identity');
   if (opts.bodyLength !== undefined) out.push('content-length', String(opts.bodyLength));
   out.push('x-request-id', opts.requestId);
+  if (opts.traceparent !== undefined) {
+    out.push('traceparent', opts.traceparent);
+    if (opts.tracestate) out.push('tracestate', opts.tracestate);
+  }
   return out;
 }
 

@@ -23,6 +23,8 @@ export interface RequestFacts {
   injectable: boolean;
   /** Where withIncludeUsage writes, set exactly when `injectable`. */
   usageEdit?: UsageEdit;
+  /** The top-level `user` string (attribution's `body:user`), read only when asked for. */
+  user?: string;
 }
 
 /** Facts for a body that is absent or not a JSON object: nothing known, nothing injected. */
@@ -35,6 +37,9 @@ export const NO_FACTS: RequestFacts = {
   injectable: false,
 };
 const KEYS = ['model', 'stream', 'stream_options'] as const;
+const KEYS_WITH_USER = [...KEYS, 'user'] as const;
+/** A `user` member longer than this is not read (a user id is at most 256 characters, each up to 6 bytes escaped). */
+const MAX_USER_BYTES = 2 + 6 * 256;
 const OPTION_KEYS = ['include_usage', 'continuous_usage_stats'] as const;
 
 const MEMBER = Buffer.from('"stream_options":{"include_usage":true}');
@@ -87,9 +92,13 @@ function usageEdit(body: Uint8Array, so: ValueRange | undefined, options: Option
   return { ...include, text: TRUE };
 }
 
-/** Reads the three top-level members tokentap needs with a byte scan: a long prompt is never parsed. */
-export function inspectRequestBody(body: Uint8Array): RequestFacts {
-  const ranges = body.length === 0 ? null : topLevelValues(body, KEYS);
+/**
+ * Reads the three top-level members tokentap needs with a byte scan: a long prompt is never parsed. `withUser`
+ * (attribution reads `body:user`): the `user` member too, in the same pass.
+ */
+export function inspectRequestBody(body: Uint8Array, withUser = false): RequestFacts {
+  const ranges: Partial<Record<(typeof KEYS_WITH_USER)[number], ValueRange>> | null =
+    body.length === 0 ? null : topLevelValues(body, withUser ? KEYS_WITH_USER : KEYS);
   if (ranges === null) return NO_FACTS;
   const model = parseRange(body, ranges.model);
   const so = ranges.stream_options;
@@ -105,6 +114,11 @@ export function inspectRequestBody(body: Uint8Array): RequestFacts {
     injectable: edit !== undefined,
   };
   if (edit !== undefined) facts.usageEdit = edit;
+  const user = ranges.user;
+  if (user !== undefined && user.end - user.start <= MAX_USER_BYTES) {
+    const value = parseRange(body, user);
+    if (typeof value === 'string') facts.user = value;
+  }
   return facts;
 }
 

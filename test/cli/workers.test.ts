@@ -44,6 +44,10 @@ it('two workers: every request counted once in the aggregate; SIGTERM exits 0', 
   expect(metricSum(m, 'tokentap_time_to_first_token_seconds_count', { model: 'w' })).toBe(N / 2);
   expect(metricSum(m, 'tokentap_requests_in_flight')).toBe(0);
   expect(metricSum(m, 'tokentap_upstream_up')).toBe(1); // min over workers, not their sum
+  // The aggregate has no exemplars: the classic format, even when the scraper asks for OpenMetrics.
+  const om = await fetch(`${metricsUrl}/metrics`, { headers: { accept: 'application/openmetrics-text;version=1.0.0' } });
+  expect(om.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
+  expect(await om.text()).not.toContain('# EOF');
   child.kill('SIGTERM');
   expect(await exited).toBe(0);
 });

@@ -64,4 +64,20 @@ describe('a flood of bogus model names (finding 6)', () => {
     expect(metricSum(m, 'tokentap_requests_in_flight', { model: 'other' })).toBe(0);
     expect(metricSum(m, 'tokentap_requests_total', { model: 'fresh', outcome: 'ok' })).toBe(1);
   });
+
+  it('model names with lone surrogates are labelled other: never two series with one label set', async () => {
+    // `"\ud800"` and `"\udfff"` decode to different strings, but the exposition writes both as U+FFFD: as labels
+    // of their own they made two series with the same label set, and Prometheus rejects such a scrape whole.
+    h = await startHostile();
+    for (const escaped of ['\\ud800', '\\udfff', 'x\\ud800y']) {
+      const res = await h.request('/v1/chat/completions', { method: 'POST', body: `{"model":"${escaped}","messages":[{"role":"user","content":"hi"}]}` });
+      expect(res.statusCode).toBe(200);
+      await res.body.text();
+    }
+    await h.expectClean(3);
+    const m = await h.metrics();
+    expect(metricSum(m, 'tokentap_requests_total', { model: 'other', outcome: 'ok' })).toBe(3);
+    const seriesLines = m.split('\n').filter((l) => l !== '' && !l.startsWith('#')).map((l) => l.slice(0, l.lastIndexOf(' ')));
+    expect(new Set(seriesLines).size).toBe(seriesLines.length);
+  });
 });

@@ -35,7 +35,7 @@ describe('accessLogEntry', () => {
           ts, request_id: '8540cf7a-10b3-444f-a777-bcb3cb7fcc82', upstream_request_id: 'req_abc', method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct',
           endpoint: 'chat_completions', stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235,
           tpot_ms: 10.4, e2e_ms: 702.9, prompt_tokens: 25, completion_tokens: 64, cached_tokens: null,
-          reasoning_tokens: 0, usage: 'reported',
+          reasoning_tokens: 0, usage: 'reported', user: null, key_id: null, cost: null, trace_id: null,
         },
       ],
       [
@@ -46,7 +46,7 @@ describe('accessLogEntry', () => {
           ts, request_id: 'client "id" \\ with quotes', upstream_request_id: null, method: 'GET', model: 'modèle "x"\n\u0001',
           endpoint: 'chat_completions', stream: false, status: 502, outcome: 'unreachable', ttft_ms: 41.235,
           ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 702.9, prompt_tokens: 25, completion_tokens: 64, cached_tokens: null,
-          reasoning_tokens: 0, usage: 'reported',
+          reasoning_tokens: 0, usage: 'reported', user: null, key_id: null, cost: null, trace_id: null,
         },
       ],
       [
@@ -56,7 +56,7 @@ describe('accessLogEntry', () => {
         {
           ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
           stream: true, status: 200, outcome: 'ok', ttft_ms: null, ttfc_ms: null, tpot_ms: null, e2e_ms: 0,
-          prompt_tokens: null, completion_tokens: null, cached_tokens: null, reasoning_tokens: null, usage: null,
+          prompt_tokens: null, completion_tokens: null, cached_tokens: null, reasoning_tokens: null, usage: null, user: null, key_id: null, cost: null, trace_id: null,
         },
       ],
       [
@@ -66,7 +66,29 @@ describe('accessLogEntry', () => {
         {
           ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
           stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 0,
-          prompt_tokens: 25, completion_tokens: 64, cached_tokens: null, reasoning_tokens: 0, usage: 'estimated',
+          prompt_tokens: 25, completion_tokens: 64, cached_tokens: null, reasoning_tokens: 0, usage: 'estimated', user: null, key_id: null, cost: null, trace_id: null,
+        },
+      ],
+      [
+        'r',
+        'POST',
+        { ...base, user: 'alice@example.com', userLabel: 'other', keyId: '0123456789abcdef', cost: 0.1 + 0.2, traceId: '4bf92f3577b34da6a3ce929d0e0e4736' },
+        {
+          ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
+          stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 702.9,
+          prompt_tokens: 25, completion_tokens: 64, cached_tokens: null, reasoning_tokens: 0, usage: 'reported',
+          user: 'alice@example.com', key_id: '0123456789abcdef', cost: 0.3, trace_id: '4bf92f3577b34da6a3ce929d0e0e4736',
+        },
+      ],
+      [
+        'r',
+        'POST',
+        { ...base, cost: 1.23456789012e-4, user: null, keyId: null, traceId: null },
+        {
+          ts, request_id: 'r', upstream_request_id: null, method: 'POST', model: 'Qwen/Qwen2.5-7B-Instruct', endpoint: 'chat_completions',
+          stream: true, status: 200, outcome: 'ok', ttft_ms: 41.235, ttfc_ms: 41.235, tpot_ms: 10.4, e2e_ms: 702.9,
+          prompt_tokens: 25, completion_tokens: 64, cached_tokens: null, reasoning_tokens: 0, usage: 'reported',
+          user: null, key_id: null, cost: 0.000123457, trace_id: null,
         },
       ],
     ];

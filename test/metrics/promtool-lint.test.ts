@@ -18,7 +18,11 @@ let stack: Stack; // unset when skipped
 beforeAll(async () => {
   if (skip) return;
   // a short request_timeout: an idle connection gives tokentap_connections_closed_total a series
-  stack = await startStack({ ttftMs: 5, itlMs: 1, outputTokens: 3 }, { request_timeout: '500ms' });
+  // attribution and a price table on: the user and cost families are linted too
+  stack = await startStack(
+    { ttftMs: 5, itlMs: 1, outputTokens: 3 },
+    { request_timeout: '500ms', user_from: ['header:x-team'], prices: { lint: { input: 1, cached_input: 0.5, output: 2 } } },
+  );
 });
 afterAll(() => stack?.close());
 
@@ -61,6 +65,8 @@ describe.skipIf(skip)('promtool check metrics', () => {
       // no usage reported (the stream dies): an estimated request, outcome stream_error
       ['/v1/chat/completions', { model: 'lint', messages, stream: true }, { 'x-sim-fault': 'die', 'x-sim-fault-after': '2' }],
       ['/v1/chat/completions', { model: 'lint', messages }, { 'x-sim-fault': 'http-500' }],
+      ['/v1/chat/completions', { model: 'lint', messages }, { 'x-team': 'lint "team"\\' }],
+      ['/v1/chat/completions', { model: 'no-price', messages }],
     ];
     for (const [path, body, headers] of requests) await post(path, body, headers);
     await idleConnection();

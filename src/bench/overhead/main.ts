@@ -11,6 +11,7 @@ import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import { fmt, textTable } from '../report-table.js';
 import type { ChildMessage, Job, JobResult, ParentMessage } from './loadgen.js';
+import { startOtlpSink, parseTracingRatios, tracingTarget, type OtlpSink } from './otlp-sink.js';
 import { nginxVersion, startBareProxyProc, startNginxProc, startSimProc, startTokentapProc, type Proc } from './procs.js';
 import { aggregate, measure, scenario, SCENARIOS, type ScenarioName, type Settings, type Target, type TargetFigures } from './scenarios.js';
 
@@ -30,6 +31,9 @@ const HELP = `Usage: npm run bench:overhead -- [options]
                      node:http + undici with no metering: what Node alone costs, in the same run
   --workers N        proxy processes: tokentap --workers N and nginx worker_processes N (default 1, to
                      compare one core with one core)
+  --tracing LIST     sample ratios, e.g. 1,0.01: one more target per ratio, trace@R = tokentap with tracing
+                     on at ratio R, exporting OTLP/HTTP to a local sink (counted, not decoded), in the same
+                     rounds as the others (docs/tracing.md#the-cost)
   -h, --help
 Needs dist/ (npm run build). nginx is used when installed.`;
 
@@ -104,6 +108,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
       'itl-ms': { type: 'string' }, 'ttft-ms': { type: 'string' }, burst: { type: 'string' }, open: { type: 'string' },
       'nonstream-concurrency': { type: 'string' }, 'nonstream-duration': { type: 'string' }, targets: { type: 'string' },
       workers: { type: 'string' },
+      tracing: { type: 'string' },
       help: { type: 'boolean', short: 'h' },
     },
   });
@@ -127,6 +132,7 @@ export async function runOverhead(argv: string[]): Promise<number> {
     nonstreamMs: num(v['nonstream-duration'], 3) * 1000,
   };
   const workers = num(v.workers, 1);
+  const ratios = parseTracingRatios(v.tracing);
   const nginx = nginxVersion();
   const wanted = new Set((v.targets ?? 'direct,tokentap,floor,nginx').split(',').map((s) => s.trim()));
   for (const t of wanted) if (!['direct', 'tokentap', 'floor', 'nginx'].includes(t)) throw new Error(`unknown target "${t}" (direct, tokentap, floor, nginx)`);
@@ -139,11 +145,13 @@ export async function runOverhead(argv: string[]): Promise<number> {
     process.stderr.write('nginx not installed: skipping the nginx target (apt-get install -y nginx)\n');
     wanted.delete('nginx');
   }
-  const info = { ...machine(nginx), workers };
+  const info = { ...machine(nginx), workers, tracing: ratios };
   process.stderr.write(`machine: ${JSON.stringify(info)}\n`);
   const gen = new LoadGen(fileURLToPath(new URL('./loadgen.js', import.meta.url)));
   const results: Record<string, TargetFigures[]> = {};
   const procs: Proc[] = [];
+  const sinks = new Map<string, OtlpSink>();
+  for (const r of ratios) sinks.set(tracingTarget(r), await startOtlpSink());
   const stopAll = async (): Promise<void> => {
     for (const p of procs.splice(0).reverse()) {
       const t = performance.now();
@@ -163,6 +171,13 @@ export async function runOverhead(argv: string[]): Promise<number> {
         const t = await startTokentapProc(cli, sim.url, workers);
         procs.push(t.proc);
         targets.push({ name: 'tokentap', url: t.url, pids: [t.proc.pid] });
+      }
+      for (const r of ratios) {
+        const target = tracingTarget(r);
+        const env = { TOKENTAP_TRACING_ENDPOINT: sinks.get(target)!.url, TOKENTAP_TRACING_SAMPLE_RATIO: String(r), OTEL_TRACES_EXPORTER: '', OTEL_SDK_DISABLED: '' };
+        const t = await startTokentapProc(cli, sim.url, workers, env, `tokentap ${target}`);
+        procs.push(t.proc);
+        targets.push({ name: target, url: t.url, pids: [t.proc.pid] });
       }
       if (wanted.has('floor')) {
         const f = await startBareProxyProc(floorScript, sim.url);
@@ -193,9 +208,13 @@ export async function runOverhead(argv: string[]): Promise<number> {
   } finally {
     await stopAll();
     gen.close();
+    for (const sink of sinks.values()) await sink.close();
   }
+  // what each traced target exported (all scenarios): a ratio of 0.01 sends about 1 % of the spans of 1
+  const tracing = Object.fromEntries([...sinks].map(([name, sink]) => [name, sink.counts()]));
+  if (ratios.length > 0) note(`tracing exports: ${JSON.stringify(tracing)}`);
   process.stdout.write(`${renderOverhead(results, info)}\n`);
-  process.stdout.write(`${JSON.stringify({ tokentap_overhead: 1, machine: info, settings, results })}\n`);
+  process.stdout.write(`${JSON.stringify({ tokentap_overhead: 1, machine: info, settings, results, ...(ratios.length > 0 ? { tracing } : {}) })}\n`);
   return 0;
 }
 
@@ -246,6 +265,7 @@ export function renderOverhead(results: Record<string, TargetFigures[]>, info: R
   out.push('');
   out.push('added = target percentile − direct percentile; chunk = SSE event received by the client; CPU = proxy process tree (schedstat); ' +
       'floor = bench/bare-proxy.mjs (node:http + undici, no metering, one process); ' +
+      (Array.isArray(info.tracing) && info.tracing.length > 0 ? 'trace@R = tokentap with tracing on at sample ratio R (OTLP/HTTP to a local sink); ' : '') +
       `processes per proxy: tokentap --workers ${String(info.workers ?? 1)}, nginx worker_processes ${String(info.workers ?? 1)}.`);
   return out.join('\n');
 }

@@ -105,7 +105,8 @@ export async function startSimProc(cli: string, cfg: SimConfig): Promise<{ proc:
 /** The Node flags tokentap runs with as deployed (`npm start`, the Docker image); the floor gets the same. */
 const DEPLOYED_NODE_FLAGS = '--max-semi-space-size=4';
 
-export async function startTokentapProc(cli: string, upstream: string, workers = 1): Promise<{ proc: Proc; url: string }> {
+/** `env`: extra environment (the traced targets' TOKENTAP_TRACING_*; tracing is off otherwise). */
+export async function startTokentapProc(cli: string, upstream: string, workers = 1, env: Record<string, string> = { OTEL_TRACES_EXPORTER: 'none' }, name = 'tokentap'): Promise<{ proc: Proc; url: string }> {
   const port = await freePort();
   const metricsPort = await freePort();
   // Node flags for the tokentap process only: by default those `npm start` and the Docker image use;
@@ -113,11 +114,11 @@ export async function startTokentapProc(cli: string, upstream: string, workers =
   const nodeFlags = (process.env.TOKENTAP_BENCH_NODE_FLAGS ?? DEPLOYED_NODE_FLAGS).split(' ').filter(Boolean);
   // Full metering, as deployed: the access log is on (a file, one JSON line per request).
   const accessLog = join(mkdtempSync(join(tmpdir(), 'tokentap-bench-')), 'access.log');
-  const proc = startProc('tokentap', process.execPath, [
+  const proc = startProc(name, process.execPath, [
     ...nodeFlags, cli, '--upstream', upstream, '--host', '127.0.0.1', '--port', String(port),
     '--metrics-host', '127.0.0.1', '--metrics-port', String(metricsPort), '--log', accessLog,
     '--workers', String(workers),
-  ]);
+  ], undefined, env);
   return listening(proc, port);
 }
 

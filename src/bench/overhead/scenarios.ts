@@ -11,7 +11,8 @@ export type ScenarioName = 'steady' | 'burst' | 'idle-rss' | 'nonstream';
 export const SCENARIOS: readonly ScenarioName[] = ['steady', 'burst', 'idle-rss', 'nonstream'];
 
 export interface Target {
-  name: 'direct' | 'tokentap' | 'floor' | 'nginx';
+  /** `trace@R`: tokentap with tracing on at sample ratio R (--tracing), exporting to a local sink. */
+  name: 'direct' | 'tokentap' | 'floor' | 'nginx' | `trace@${number}`;
   url: string;
   /** Root pids of the proxy's process tree (none for direct). */
   pids: number[];
