@@ -9,6 +9,11 @@
 //   MAX_IN_FLIGHT  cap on concurrent requests (default 64)
 //   MODELS       comma-separated model names to spread the load over (default demo-chat,demo-reasoner)
 //   FAULTS       1 = also send x-sim-fault requests (errors, dropped streams) and client aborts (default 1)
+//   USERS        comma-separated user emails sent as Open WebUI's forwarded user headers (X-OpenWebUI-User-Email,
+//                -Id, -Name, -Role), a few users much busier than the rest (default alice@example.com,...,erin@...)
+//   API_KEYS     comma-separated bearer keys sent WITHOUT user headers, like scripts calling the API directly
+//                (tokentap attributes them by key id with user_from api_key); about 1 request in 5 (default
+//                sk-demo-batch-job,sk-demo-ci). Demo strings, not credentials.
 //
 // The x-sim-* headers shape each simulated response (timing, length, faults); tokentap forwards them
 // unchanged. Against a real server they are ignored, so set FAULTS=0 there.
@@ -18,6 +23,9 @@ const RATE = Number(process.env.RATE ?? 4);
 const MAX_IN_FLIGHT = Number(process.env.MAX_IN_FLIGHT ?? 64);
 const MODELS = (process.env.MODELS ?? 'demo-chat,demo-reasoner').split(',').map((s) => s.trim()).filter(Boolean);
 const FAULTS = (process.env.FAULTS ?? '1') !== '0';
+const list = (v, def) => (v ?? def).split(',').map((s) => s.trim()).filter(Boolean);
+const USERS = list(process.env.USERS, 'alice@example.com,bob@example.com,carol@example.com,dave@example.com,erin@example.com');
+const API_KEYS = list(process.env.API_KEYS, 'sk-demo-batch-job,sk-demo-ci');
 
 const WORDS = 'the quick brown fox jumps over a lazy dog while metering tokens through a transparent proxy'.split(' ');
 const rand = (a, b) => a + Math.random() * (b - a);
@@ -26,6 +34,33 @@ const randInt = (a, b) => Math.floor(rand(a, b + 1));
 const logUniform = (a, b) => Math.round(Math.exp(rand(Math.log(a), Math.log(b))));
 const pick = (xs) => xs[Math.floor(Math.random() * xs.length)];
 const prompt = (n) => Array.from({ length: n }, (_, i) => WORDS[i % WORDS.length]).join(' ');
+
+/** Zipf-like weights (1, 1/2, 1/3, ...): the first users send most of the traffic, as in real teams. */
+const pickWeighted = (xs) => {
+  let x = Math.random() * xs.reduce((n, _, i) => n + 1 / (i + 1), 0);
+  for (let i = 0; i < xs.length; i++) if ((x -= 1 / (i + 1)) < 0) return xs[i];
+  return xs[0];
+};
+/** A stable fake user id per email, as Open WebUI sends its user's UUID. */
+const userId = (email) => {
+  let h = 0;
+  for (const c of email) h = (Math.imul(h, 31) + c.charCodeAt(0)) >>> 0;
+  return `00000000-0000-4000-8000-${h.toString(16).padStart(12, '0')}`;
+};
+
+/** Who sends this request: Open WebUI's forwarded user headers, or (1 in 5) a bare API key with no user header. */
+function identity() {
+  if (API_KEYS.length > 0 && (USERS.length === 0 || Math.random() < 0.2)) return { authorization: `Bearer ${pick(API_KEYS)}` };
+  if (USERS.length === 0) return { authorization: 'Bearer demo' };
+  const email = pickWeighted(USERS);
+  return {
+    authorization: 'Bearer demo',
+    'x-openwebui-user-email': email,
+    'x-openwebui-user-id': userId(email),
+    'x-openwebui-user-name': email.split('@')[0],
+    'x-openwebui-user-role': 'user',
+  };
+}
 
 /** Weighted scenarios; `fault` ones only when FAULTS=1. */
 const SCENARIOS = [
@@ -50,7 +85,7 @@ function buildRequest(s, model) {
   const maxTokens = logUniform(8, 400);
   const headers = {
     'content-type': 'application/json',
-    authorization: 'Bearer demo',
+    ...identity(),
     'x-sim-ttft-ms': String(Math.random() < 0.03 ? randInt(2500, 4000) : logUniform(60, 900)),
     'x-sim-itl-ms': String(logUniform(8, 60)),
     'x-sim-output-tokens': String(maxTokens),
@@ -123,6 +158,8 @@ setInterval(() => {
   counts.clear();
 }, 30_000);
 
-console.log(`loadgen: ${RATE} req/s to ${TARGET}, models ${MODELS.join(', ')}, faults ${FAULTS ? 'on' : 'off'}`);
+console.log(
+  `loadgen: ${RATE} req/s to ${TARGET}, models ${MODELS.join(', ')}, faults ${FAULTS ? 'on' : 'off'}, ${USERS.length} users, ${API_KEYS.length} API keys`,
+);
 schedule();
 for (const sig of ['SIGINT', 'SIGTERM']) process.on(sig, () => process.exit(0));

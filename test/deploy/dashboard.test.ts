@@ -2,7 +2,7 @@
  * The Grafana dashboard JSON has what Grafana needs to import it, and the provisioning points at it.
  * (Whether every query returns data is proven against a real Prometheus in prometheus.integration.test.ts.)
  */
-import { readFileSync } from 'node:fs';
+import { readFileSync, readdirSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
 import { parse as parseYaml } from 'yaml';
 import { DEPLOY, allPanels, dashboardExprs, loadDashboard, loadRules, variableQueries, type GridPos } from './helpers.js';
@@ -150,6 +150,80 @@ describe('the "GPU and engine" row', () => {
   });
 });
 
+describe('the "Usage" row', () => {
+  const rowIndex = (dash.panels ?? []).findIndex((p) => p.type === 'row' && /^Usage\b/.test(p.title ?? ''));
+  const nextRow = (dash.panels ?? []).findIndex((p, i) => i > rowIndex && p.type === 'row');
+  const row = (dash.panels ?? []).slice(rowIndex + 1, nextRow < 0 ? undefined : nextRow);
+  const exprsOf = (title: RegExp) => {
+    const p = row.find((q) => title.test(q.title ?? ''));
+    expect(p, `no panel matching ${title} in the Usage row`).toBeDefined();
+    return p!.targets!.map((t) => t.expr ?? '');
+  };
+  // prompt already includes cached_prompt, completion includes reasoning: a user's tokens are prompt + completion
+  const promptAndCompletion = 'type=~"prompt|completion"';
+
+  it('exists, after the Tokens row and before the vLLM comparison', () => {
+    const titles = (dash.panels ?? []).filter((p) => p.type === 'row').map((p) => p.title ?? '');
+    expect(titles.findIndex((t) => /^Usage\b/.test(t))).toBe(titles.findIndex((t) => t === 'Tokens') + 1);
+    expect(row.length).toBeGreaterThanOrEqual(4);
+  });
+
+  it('top users by tokens and by cost: topk over per-user rates of tokentap_user_tokens_total and tokentap_user_cost_total', () => {
+    const [tokens] = exprsOf(/^Top users by tokens/);
+    expect(tokens).toMatch(/^topk\(10, sum by \(user\) \(rate\(tokentap_user_tokens_total\{[^}]*\}\[\$__rate_interval\]\)\)\)$/);
+    expect(tokens).toContain(promptAndCompletion);
+    const [cost] = exprsOf(/^Top users by cost/);
+    expect(cost).toMatch(/^topk\(10, sum by \(user\) \(rate\(tokentap_user_cost_total\{[^}]*\}\[\$__rate_interval\]\)\)\)/);
+  });
+
+  it('cost per model over time (tokentap_cost_total) and unpriced requests (tokentap_cost_unpriced_requests_total)', () => {
+    expect(exprsOf(/^Cost per model/).join()).toMatch(/sum by \(model\) \(rate\(tokentap_cost_total\{/);
+    expect(exprsOf(/^Unpriced requests/).join()).toMatch(/sum by \(model\) \(rate\(tokentap_cost_unpriced_requests_total\{/);
+  });
+
+  it('per-user totals over the dashboard range are instant queries (exact topk), tokens counted as prompt + completion', () => {
+    for (const title of [/^Tokens by user \(time range\)$/, /^Cost by user \(time range\)$/]) {
+      const p = row.find((q) => title.test(q.title ?? ''))!;
+      expect(p, `${title}`).toBeDefined();
+      expect(p.targets![0]).toMatchObject({ instant: true, range: false });
+      expect(p.targets![0].expr).toContain('[$__range]');
+    }
+    expect(exprsOf(/^Tokens by user/).join()).toContain(promptAndCompletion);
+  });
+
+  it('every per-user token query counts prompt + completion only, never every type', () => {
+    const userTokenExprs = dashboardExprs(dash).filter((e) => e.expr.includes('tokentap_user_tokens_total'));
+    expect(userTokenExprs.length).toBeGreaterThanOrEqual(2);
+    for (const e of userTokenExprs) expect(e.expr, e.source).toContain(promptAndCompletion);
+    const recorded = loadRules().groups.flatMap((g) => g.rules).find((r) => r.record === 'user:tokentap_user_tokens:rate5m');
+    expect(recorded?.expr).toContain(promptAndCompletion);
+  });
+});
+
+describe('exemplars', () => {
+  const panel = (title: RegExp) => visual.find((p) => title.test(p.title ?? ''))!;
+
+  for (const [title, metric] of [
+    [/^Time to first token p50 \/ p95 \/ p99$/, 'tokentap_time_to_first_token_seconds_bucket'],
+    [/^End-to-end latency p50 \/ p95 \/ p99$/, 'tokentap_request_duration_seconds_bucket'],
+  ] as const) {
+    it(`"${title.source}" has exactly one target with exemplar: true, and it reads the raw ${metric}`, () => {
+      const p = panel(title);
+      expect(p, `${title}`).toBeDefined();
+      const withExemplars = p.targets!.filter((t) => t.exemplar === true);
+      // one: the exemplars of a panel are the same points whichever target asks, so two would draw them twice
+      expect(withExemplars).toHaveLength(1);
+      // recorded series (instance_model:…) carry no exemplars: the target must select the histogram itself
+      expect(withExemplars[0].expr).toMatch(new RegExp(`^histogram_quantile\\(0\\.95, sum by \\(job, instance, model, le\\) \\(rate\\(${metric}\\{`));
+    });
+  }
+
+  it('only tokentap histogram buckets are asked for exemplars (nothing else has them)', () => {
+    const flagged = visual.flatMap((p) => (p.targets ?? []).filter((t) => t.exemplar).map((t) => t.expr ?? ''));
+    for (const e of flagged) expect(e).toMatch(/tokentap_(time_to_first_token|request_duration)_seconds_bucket\{/);
+  });
+});
+
 describe('Grafana provisioning', () => {
   it('the datasource provisioning defines the Prometheus the dashboard defaults to', () => {
     const ds = parseYaml(readFileSync(`${DEPLOY}grafana/provisioning/datasources/prometheus.yml`, 'utf8')) as {
@@ -167,4 +241,48 @@ describe('Grafana provisioning', () => {
     const path = prov.providers[0].options.path;
     expect(compose).toContain(`./deploy/grafana/dashboards:${path}:ro`);
   });
+
+  const datasources = () =>
+    readdirSync(`${DEPLOY}grafana/provisioning/datasources`)
+      .filter((f) => f.endsWith('.yml'))
+      .flatMap((f) => {
+        const text = readFileSync(`${DEPLOY}grafana/provisioning/datasources/${f}`, 'utf8');
+        return (parseYaml(text) as { datasources: Datasource[] }).datasources.map((d) => ({ ...d, file: f, text }));
+      });
+
+  it("the Prometheus data source links an exemplar's trace_id to the provisioned Jaeger data source", () => {
+    const all = datasources();
+    const prom = all.find((d) => d.type === 'prometheus')!;
+    const dest = prom.jsonData?.exemplarTraceIdDestinations ?? [];
+    expect(dest).toHaveLength(1);
+    // the exemplar label tokentap sets (docs/spec: request_id and trace_id)
+    expect(dest[0].name).toBe('trace_id');
+    const jaeger = all.find((d) => d.uid === dest[0].datasourceUid);
+    expect(jaeger, `no data source with uid ${dest[0].datasourceUid}`).toMatchObject({ type: 'jaeger', url: 'http://jaeger:16686', access: 'proxy' });
+  });
+
+  it("Grafana's own ${__value.raw} is escaped as $${…} (provisioning expands ${VAR} from the environment)", () => {
+    for (const { text: _, ...d } of datasources()) expect(JSON.stringify(d).replace(/\$\$/g, ''), d.file).not.toMatch(/\$\{/);
+    const label = datasources().find((d) => d.type === 'prometheus')!.jsonData!.exemplarTraceIdDestinations![0].urlDisplayLabel;
+    expect(label).toContain('$${__value.raw}');
+  });
+
+  it('uids are unique across the provisioning files, and the Jaeger service exists in every compose profile', () => {
+    const uids = datasources().map((d) => d.uid);
+    expect(new Set(uids).size).toBe(uids.length);
+    const compose = parseYaml(readFileSync(new URL('../../docker-compose.yml', import.meta.url), 'utf8'), { merge: true }) as {
+      services: Record<string, { profiles?: string[]; ports?: string[] }>;
+    };
+    expect(compose.services.jaeger.profiles).toEqual(expect.arrayContaining(['demo', 'gpu']));
+    expect(compose.services.jaeger.ports!.some((p) => p.endsWith(':16686:16686'))).toBe(true);
+  });
 });
+
+interface Datasource {
+  name: string;
+  uid: string;
+  type: string;
+  url: string;
+  access?: string;
+  jsonData?: { exemplarTraceIdDestinations?: { name: string; datasourceUid: string; urlDisplayLabel?: string }[] };
+}

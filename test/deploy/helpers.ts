@@ -98,6 +98,10 @@ export interface Target {
   expr?: string;
   datasource?: { type?: string; uid?: string };
   legendFormat?: string;
+  range?: boolean;
+  instant?: boolean;
+  /** Grafana also asks /api/v1/query_exemplars for this expression and draws the exemplars as points. */
+  exemplar?: boolean;
 }
 export interface Panel {
   id?: number;

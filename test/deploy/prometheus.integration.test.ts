@@ -16,6 +16,13 @@
  *   demo-chat and demo-reasoner, counters growing with time, a growing queue); job `dcgm` scrapes NVIDIA's
  *   DCGM exporter exposition from test/deploy/fixtures/dcgm-exporter.prom (its metric names and labels). So
  *   the GPU and vLLM panels and rules are checked too, time outside the engine included.
+ * - attribution, cost and tracing on, as in the compose stack: the main tokentap runs with `user_from`
+ *   openwebui + api_key (requests carry Open WebUI's X-OpenWebUI-User-* headers, or only a bearer key), a price
+ *   table that prices demo-chat and leaves demo-reasoner unpriced (tokentap_cost_unpriced_requests_total), and
+ *   tracing to a loopback OTLP/HTTP sink, so the Usage row and TokentapUserTokenRateHigh have data;
+ * - Prometheus runs with exemplar storage, as in the stack: /api/v1/query_exemplars must return tokentap's
+ *   exemplars (request_id, trace_id) for the TTFT and E2E histograms, for the very expressions of the dashboard
+ *   targets marked `exemplar: true`, and the exemplar label Grafana links to Jaeger must be on them.
  * Template variables: `label_values()` is checked with /api/v1/series.
  * Without the `prometheus` binary (Debian package prometheus) the file is skipped, with a line saying so;
  * under CI=true it fails instead.
@@ -26,10 +33,12 @@ import { createServer } from 'node:http';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
+import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { startTokentap } from '../../src/server.js';
 import { startSimulator } from '../../src/sim/server.js';
 import {
+  DEPLOY,
+  allPanels,
   dashboardExprs,
   freePort,
   loadDashboard,
@@ -51,6 +60,30 @@ let proxyUrl = '';
 let deadProxyUrl = '';
 let tmp = '';
 let simVllmMetrics = ''; // the simulator's /metrics when it serves vllm:* names, else ''
+let otlpPosts = 0; // OTLP/HTTP export requests the trace sink received
+
+/** Open WebUI's forwarded user headers (ENABLE_FORWARD_USER_INFO_HEADERS=true) for one of three users. */
+const USERS = ['alice@example.com', 'bob@example.com', 'carol@example.com'];
+const openWebUi = (k: number): Record<string, string> => {
+  const email = USERS[k % USERS.length];
+  return { 'x-openwebui-user-email': email, 'x-openwebui-user-id': `id-${k % USERS.length}`, 'x-openwebui-user-name': email.split('@')[0], 'x-openwebui-user-role': 'user' };
+};
+/** A script calling the API with its own key and no user header: attributed by key id (user_from api_key). */
+const BARE_KEY = { authorization: 'Bearer sk-integration-test-key' };
+
+/** A loopback OTLP/HTTP trace receiver that accepts every export (an empty protobuf ExportTraceServiceResponse). */
+async function startTraceSink(): Promise<{ url: string; close: () => Promise<void> }> {
+  const srv = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => {
+      if (req.method === 'POST' && req.url === '/v1/traces') otlpPosts++;
+      res.writeHead(200, { 'content-type': 'application/x-protobuf' }).end();
+    });
+  });
+  await new Promise<void>((r) => srv.listen(0, '127.0.0.1', r));
+  const { port } = srv.address() as { port: number };
+  return { url: `http://127.0.0.1:${port}`, close: () => new Promise((r) => srv.close(() => r())) };
+}
 
 const fixture = (name: string) => readFileSync(new URL(`./fixtures/${name}`, import.meta.url), 'utf8');
 
@@ -122,12 +155,12 @@ function round(i: number): Promise<unknown> {
   const reasoning: Record<string, string> = model === 'demo-reasoner' ? { 'x-sim-reasoning-tokens': '6' } : {};
   const p = proxyUrl;
   return Promise.all([
-    send(p, '/v1/chat/completions', chat(model), { ...reasoning, 'x-sim-cached-tokens': '8' }),
-    send(p, '/v1/chat/completions', chat(model), { 'x-sim-ttft-ms': '120', 'x-sim-itl-ms': '15' }),
-    send(p, '/v1/chat/completions', chat(model, false)),
-    send(p, '/v1/completions', { model, prompt: 'Once upon a time', max_tokens: 10, stream: true }),
-    send(p, '/v1/responses', { model, input: 'Hello there', max_output_tokens: 10, stream: true }),
-    send(p, '/v1/embeddings', { model, input: 'embed me' }),
+    send(p, '/v1/chat/completions', chat(model), { ...reasoning, 'x-sim-cached-tokens': '8', ...openWebUi(i) }),
+    send(p, '/v1/chat/completions', chat(model), { 'x-sim-ttft-ms': '120', 'x-sim-itl-ms': '15', ...openWebUi(i + 1) }),
+    send(p, '/v1/chat/completions', chat(model, false), openWebUi(i + 2)),
+    send(p, '/v1/completions', { model, prompt: 'Once upon a time', max_tokens: 10, stream: true }, BARE_KEY),
+    send(p, '/v1/responses', { model, input: 'Hello there', max_output_tokens: 10, stream: true }, openWebUi(i)),
+    send(p, '/v1/embeddings', { model, input: 'embed me' }, BARE_KEY),
     send(p, '/v1/chat/completions', chat(model), { 'x-sim-fault': i % 2 === 0 ? 'http-500' : 'http-429' }),
     send(p, '/v1/chat/completions', chat(model), { 'x-sim-fault': i % 2 === 0 ? 'inband-error' : 'die' }),
     send(p, '/v1/chat/completions', chat(model), { 'x-sim-fault': 'http-400' }),
@@ -149,7 +182,20 @@ beforeAll(async () => {
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, ttftMs: 30, itlMs: 5, outputTokens: 12 });
   closers.push(() => sim.close());
   const base = { host: '127.0.0.1', port: 0, metrics_host: '127.0.0.1', metrics_port: 0, access_log: 'off', shutdown_grace: '1s' };
-  const tap = await startTokentap({ ...base, upstream: sim.url, upstream_headers_timeout: '1s' });
+  const sink = await startTraceSink();
+  closers.push(sink.close);
+  const tap = await startTokentap({
+    ...base,
+    upstream: sim.url,
+    upstream_headers_timeout: '1s',
+    // as in the compose stack (docker-compose.yml, deploy/tokentap/demo.yaml)
+    user_from: ['openwebui', 'api_key'],
+    key_id_secret: 'integration-test-secret',
+    currency: 'USD',
+    prices: { 'demo-chat': { input: 0.15, cached_input: 0.075, output: 0.6 } },
+    tracing_endpoint: sink.url,
+    tracing_sample_ratio: 1,
+  });
   closers.unshift(() => tap.close());
   const deadUpstreamPort = await freePort();
   const deadTap = await startTokentap({ ...base, upstream: `http://127.0.0.1:${deadUpstreamPort}`, upstream_connect_timeout: '1s' });
@@ -202,6 +248,7 @@ beforeAll(async () => {
       `--storage.tsdb.path=${join(tmp, 'data')}`,
       `--web.listen-address=127.0.0.1:${port}`,
       '--log.level=warn',
+      '--enable-feature=exemplar-storage',
     ],
     { stdio: ['ignore', 'pipe', 'pipe'] },
   );
@@ -277,7 +324,7 @@ describe.skipIf(skip)('dashboard and rules against a real Prometheus', () => {
     expect(dashExprs.filter((e) => !isEngine(e)).length).toBeGreaterThanOrEqual(35);
     expect(ruleExprs.filter((e) => !isEngine(e)).length).toBeGreaterThanOrEqual(35);
     expect(dashExprs.filter(isEngine).length).toBeGreaterThanOrEqual(18);
-    for (const alert of ['VllmRequestsQueued', 'VllmKvCacheFull', 'VllmSaturated', 'GpuMemoryHigh', 'TokentapTimeOutsideEngineHigh'])
+    for (const alert of ['VllmRequestsQueued', 'VllmKvCacheFull', 'VllmSaturated', 'GpuMemoryHigh', 'TokentapTimeOutsideEngineHigh', 'TokentapUserTokenRateHigh'])
       expect(ruleExprs.map((e) => e.source)).toContain(`rule ${alert}`);
   });
 
@@ -321,4 +368,69 @@ describe.skipIf(skip)('dashboard and rules against a real Prometheus', () => {
       expect(values.size, `variable ${v.name}: label_values(${v.selector}, ${v.label})`).toBeGreaterThan(0);
     }
   });
+
+  it('the Usage row has data per user: every Open WebUI user and the bare key id, never the key itself', async () => {
+    const panel = allPanels(dashboard).find((p) => p.title === 'Tokens by user (time range)');
+    expect(panel, 'no "Tokens by user (time range)" panel').toBeDefined();
+    const res = await promApi('/api/v1/query', { query: substituteVariables(panel!.targets![0].expr!) });
+    const users = (res.data as { result: { metric: { user?: string } }[] }).result.map((r) => r.metric.user ?? '');
+    for (const u of USERS) expect(users).toContain(u);
+    const keyIds = users.filter((u) => !USERS.includes(u));
+    expect(keyIds.length, `users: ${users.join(', ')}`).toBeGreaterThan(0);
+    expect(users.join()).not.toContain('sk-integration-test-key');
+  });
+});
+
+/** The exemplars Prometheus stored for an expression over the last 2 minutes, flattened. */
+async function exemplarsOf(expr: string): Promise<{ labels: Record<string, string>; value: string }[]> {
+  const now = Date.now() / 1000;
+  const res = await promApi('/api/v1/query_exemplars', { query: expr, start: String(now - 120), end: String(now) });
+  if (res.status !== 'success') throw new Error(`query_exemplars ${expr}: ${res.error}`);
+  return (res.data as { exemplars: { labels: Record<string, string>; value: string }[] }[]).flatMap((s) => s.exemplars);
+}
+
+describe.skipIf(skip)('exemplars through a real Prometheus with exemplar storage', () => {
+  const dashboard = loadDashboard();
+  const exemplarTargets = allPanels(dashboard).flatMap((p) =>
+    (p.targets ?? []).filter((t) => t.exemplar).map((t) => ({ source: `panel #${p.id} "${p.title}" / ${t.refId}`, expr: t.expr! })),
+  );
+  const ds = parseYaml(readFileSync(`${DEPLOY}grafana/provisioning/datasources/prometheus.yml`, 'utf8')) as {
+    datasources: { type: string; jsonData?: { exemplarTraceIdDestinations?: { name: string }[] } }[];
+  };
+  const traceLabel = ds.datasources.find((d) => d.type === 'prometheus')?.jsonData?.exemplarTraceIdDestinations?.[0]?.name;
+
+  async function waitForExemplars(expr: string, deadline: number) {
+    for (;;) {
+      const found = await exemplarsOf(expr);
+      if (found.length > 0 || Date.now() > deadline) return found;
+      await sleep(1000);
+    }
+  }
+
+  it("/api/v1/query_exemplars finds tokentap's TTFT exemplars, with a request_id and a trace_id", async () => {
+    const found = await waitForExemplars('tokentap_time_to_first_token_seconds_bucket', Date.now() + 20_000);
+    expect(found.length, promLog).toBeGreaterThan(0);
+    for (const e of found) {
+      expect(e.labels.request_id, JSON.stringify(e)).toBeTruthy();
+      expect(e.labels.trace_id, JSON.stringify(e)).toMatch(/^[0-9a-f]{32}$/);
+      expect(Number(e.value)).toBeGreaterThan(0);
+    }
+    expect(otlpPosts, 'the trace sink received no OTLP export').toBeGreaterThan(0);
+  }, 30_000);
+
+  it('and the E2E histogram has them too', async () => {
+    const found = await waitForExemplars('tokentap_request_duration_seconds_bucket', Date.now() + 20_000);
+    expect(found.length).toBeGreaterThan(0);
+    for (const e of found) expect(e.labels.request_id, JSON.stringify(e)).toBeTruthy();
+  }, 30_000);
+
+  it('every dashboard target with `exemplar: true` gets exemplars carrying the label Grafana links to Jaeger', async () => {
+    expect(traceLabel).toBe('trace_id');
+    expect(exemplarTargets.length).toBeGreaterThanOrEqual(2);
+    for (const t of exemplarTargets) {
+      const found = await waitForExemplars(substituteVariables(t.expr), Date.now() + 15_000);
+      expect(found.length, `${t.source}: no exemplars for ${t.expr}`).toBeGreaterThan(0);
+      expect(found.some((e) => /^[0-9a-f]{32}$/.test(e.labels[traceLabel!] ?? '')), t.source).toBe(true);
+    }
+  }, 60_000);
 });
