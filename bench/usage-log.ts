@@ -4,31 +4,10 @@
  * (a million lines) and by test/report (small logs whose totals the test sums on its own).
  * Erasable TypeScript only: it runs under node --experimental-strip-types.
  */
+import type { AccessLogEntry } from '../src/log/access-log.ts';
 
-export interface SyntheticEntry {
-  ts: string;
-  request_id: string;
-  upstream_request_id: string | null;
-  method: string;
-  model: string;
-  endpoint: string;
-  stream: boolean;
-  status: number;
-  outcome: string;
-  ttft_ms: number | null;
-  ttfc_ms: number | null;
-  tpot_ms: number | null;
-  e2e_ms: number;
-  prompt_tokens: number | null;
-  completion_tokens: number | null;
-  cached_tokens: number | null;
-  reasoning_tokens: number | null;
-  usage: 'reported' | 'estimated' | null;
-  user: string | null;
-  key_id: string | null;
-  cost: number | null;
-  trace_id: string | null;
-}
+/** A line of the access log, as src/log/access-log.ts writes it (a type import: erased when run). */
+export type SyntheticEntry = AccessLogEntry;
 
 /** mulberry32: a small, fast, seeded PRNG (the same log for the same seed). */
 export function prng(seed: number): () => number {

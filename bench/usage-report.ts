@@ -19,8 +19,19 @@ const { values } = parseArgs({
     runs: { type: 'string', default: '3' },
     by: { type: 'string', default: 'user,model' },
     gzip: { type: 'boolean', default: false },
+    help: { type: 'boolean', short: 'h', default: false },
   },
 });
+if (values.help) {
+  process.stdout.write(`Usage: npm run bench:usage [-- --lines N --runs R --by KEYS --gzip]
+  --lines N   access log lines to generate (default 1000000)
+  --runs R    timed runs of tokentap usage (default 3)
+  --by KEYS   its --by (default user,model)
+  --gzip      write the log gzipped
+Prints each run's wall time, lines/s and peak RSS.
+`);
+  process.exit(0);
+}
 const lines = Number(values.lines);
 const runs = Number(values.runs);
 const bin = new URL('../bin/tokentap.cjs', import.meta.url).pathname;

@@ -27,15 +27,13 @@
  * Without the `prometheus` binary (Debian package prometheus) the file is skipped, with a line saying so;
  * under CI=true it fails instead.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { createServer } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse as parseYaml, stringify as toYaml } from 'yaml';
 import { startTokentap } from '../../src/server.js';
 import { startSimulator } from '../../src/sim/server.js';
+import { startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 import {
   DEPLOY,
   allPanels,
@@ -53,12 +51,9 @@ import {
 
 const closers: (() => Promise<void>)[] = [];
 const holds: AbortController[] = [];
-let prom: ChildProcess | undefined;
-let promLog = '';
-let promUrl = '';
+let prom: RunningPrometheus | undefined;
 let proxyUrl = '';
 let deadProxyUrl = '';
-let tmp = '';
 let simVllmMetrics = ''; // the simulator's /metrics when it serves vllm:* names, else ''
 let otlpPosts = 0; // OTLP/HTTP export requests the trace sink received
 
@@ -115,10 +110,7 @@ async function startFixtureExporter(): Promise<{ host: string; close: () => Prom
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const hostPort = (url: string) => new URL(url).host;
 
-async function promApi(path: string, params: Record<string, string> = {}): Promise<{ status: string; data: unknown; error?: string }> {
-  const res = await fetch(`${promUrl}${path}?${new URLSearchParams(params)}`);
-  return (await res.json()) as { status: string; data: unknown; error?: string };
-}
+const promApi = (path: string, params: Record<string, string> = {}) => prom!.api(path, params);
 
 /** Sends one request through a proxy and consumes (or abandons) the response; never throws. */
 async function send(base: string, path: string, body: object, headers: Record<string, string> = {}, abortAfterFirstChunk = false) {
@@ -177,7 +169,6 @@ let traffic: Promise<void> = Promise.resolve();
 beforeAll(async () => {
   if (skip) return;
   const prometheus = requireBinary('prometheus');
-  tmp = mkdtempSync(join(tmpdir(), 'tokentap-prom-'));
 
   const sim = await startSimulator({ host: '127.0.0.1', port: 0, ttftMs: 30, itlMs: 5, outputTokens: 12 });
   closers.push(() => sim.close());
@@ -219,10 +210,9 @@ beforeAll(async () => {
   const thresholds = rules.groups.find((g) => g.name === 'tokentap-thresholds');
   if (!thresholds) throw new Error('rules.yml has no tokentap-thresholds group');
   for (const r of thresholds.rules) r.expr = 'vector(0)';
-  writeFileSync(join(tmp, 'rules.yml'), toYaml(rules));
-  writeFileSync(
-    join(tmp, 'prometheus.yml'),
-    toYaml({
+  prom = await startPrometheus(
+    prometheus,
+    {
       global: { scrape_interval: '1s', scrape_timeout: '1s', evaluation_interval: '1s' },
       rule_files: ['rules.yml'],
       scrape_configs: [
@@ -236,24 +226,9 @@ beforeAll(async () => {
         },
         { job_name: 'dcgm', static_configs: [{ targets: [exporter.host], labels: { __metrics_path__: '/dcgm/metrics' } }] },
       ],
-    }),
+    },
+    { 'rules.yml': toYaml(rules) },
   );
-
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
-  prom = spawn(
-    prometheus,
-    [
-      `--config.file=${join(tmp, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(tmp, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--log.level=warn',
-      '--enable-feature=exemplar-storage',
-    ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  prom.stdout?.on('data', (b: Buffer) => (promLog += b.toString()));
-  prom.stderr?.on('data', (b: Buffer) => (promLog += b.toString()));
 
   // Stalled streams stay in flight until afterAll.
   for (let i = 0; i < 3; i++) {
@@ -271,25 +246,15 @@ beforeAll(async () => {
     for (let i = 0; trafficOn; i++) await Promise.all([round(i), sleep(250)]);
   })();
 
-  for (let t = Date.now(); ; await sleep(200)) {
-    if (prom.exitCode !== null) throw new Error(`prometheus exited with ${prom.exitCode}:\n${promLog}`);
-    const ready = await fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false);
-    if (ready) break;
-    if (Date.now() - t > 20_000) throw new Error(`prometheus not ready after 20 s:\n${promLog}`);
-  }
+  await prom.ready(20_000);
 }, 45_000);
 
 afterAll(async () => {
   trafficOn = false;
   await traffic;
   for (const ac of holds) ac.abort();
-  if (prom && prom.exitCode === null) {
-    const exited = new Promise((r) => prom!.once('exit', r));
-    prom.kill('SIGTERM');
-    await Promise.race([exited, sleep(5_000).then(() => prom!.kill('SIGKILL'))]);
-  }
+  await prom?.close();
   for (const close of closers) await close().catch(() => undefined);
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 30_000);
 
 /** Queries each expression until it returns data or the deadline passes; returns the ones that never did. */
@@ -409,7 +374,7 @@ describe.skipIf(skip)('exemplars through a real Prometheus with exemplar storage
 
   it("/api/v1/query_exemplars finds tokentap's TTFT exemplars, with a request_id and a trace_id", async () => {
     const found = await waitForExemplars('tokentap_time_to_first_token_seconds_bucket', Date.now() + 20_000);
-    expect(found.length, promLog).toBeGreaterThan(0);
+    expect(found.length, prom!.log()).toBeGreaterThan(0);
     for (const e of found) {
       expect(e.labels.request_id, JSON.stringify(e)).toBeTruthy();
       expect(e.labels.trace_id, JSON.stringify(e)).toMatch(/^[0-9a-f]{32}$/);

@@ -8,27 +8,19 @@
  * target records the Accept header Prometheus sends, which scrapeFormat must read as OpenMetrics.
  * Without the binary the file is skipped with a line saying so; under CI=true it fails instead.
  */
-import { type ChildProcess, spawn } from 'node:child_process';
-import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { stringify as toYaml } from 'yaml';
 import { scrapeFormat } from '../../src/metrics/openmetrics.js';
-import { freePort, requireBinary, skipWithout } from '../deploy/helpers.js';
+import { requireBinary, skipWithout } from '../deploy/helpers.js';
 import { metricSum } from '../helpers/prom.js';
+import { startPrometheus, type RunningPrometheus } from '../helpers/prometheus.js';
 import { startStack, type Stack } from '../helpers/stack.js';
 import { eventually } from '../helpers/wait.js';
 
 const skip = skipWithout('prometheus');
-const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 let stack: Stack;
-let prom: ChildProcess | undefined;
-let promLog = '';
-let promUrl = '';
-let tmp = '';
+let prom: RunningPrometheus | undefined;
 let recorder: Server | undefined;
 const acceptSeen: string[] = [];
 const started = Date.now() / 1000;
@@ -36,12 +28,7 @@ const started = Date.now() / 1000;
 const TRACE_ID = '4bf92f3577b34da6a3ce929d0e0e4736';
 const LONG_ID = `long-${'x'.repeat(95)}`; // 100 characters: fits alone (≤ 118), not beside a trace id (≤ 78)
 
-async function promApi<T>(path: string, params: Record<string, string> = {}): Promise<T> {
-  const res = await fetch(`${promUrl}${path}?${new URLSearchParams(params)}`);
-  const body = (await res.json()) as { status: string; data: T; error?: string };
-  if (body.status !== 'success') throw new Error(`${path}: ${body.error}`);
-  return body.data;
-}
+const promApi = <T>(path: string, params: Record<string, string> = {}) => prom!.data<T>(path, params);
 
 /** A streaming chat request with this x-request-id, read to the end. `traceId`: set on its Exchange while the
  * upstream is still before its first token, as tracing would set it. */
@@ -77,7 +64,6 @@ async function exemplars(metric: string) {
 beforeAll(async () => {
   if (skip) return;
   const prometheus = requireBinary('prometheus');
-  tmp = mkdtempSync(join(tmpdir(), 'tokentap-exemplars-'));
   stack = await startStack({ ttftMs: 30, itlMs: 2, outputTokens: 4 });
   recorder = createServer((req, res) => {
     acceptSeen.push(req.headers.accept ?? '');
@@ -85,47 +71,20 @@ beforeAll(async () => {
   });
   await new Promise<void>((r) => recorder!.listen(0, '127.0.0.1', r));
   const recorderPort = (recorder.address() as { port: number }).port;
-  writeFileSync(
-    join(tmp, 'prometheus.yml'),
-    toYaml({
-      global: { scrape_interval: '1s', scrape_timeout: '1s' },
-      scrape_configs: [
-        { job_name: 'tokentap', static_configs: [{ targets: [new URL(stack.tap.metricsUrl).host] }] },
-        { job_name: 'recorder', static_configs: [{ targets: [`127.0.0.1:${recorderPort}`] }] },
-      ],
-    }),
-  );
-  const port = await freePort();
-  promUrl = `http://127.0.0.1:${port}`;
-  prom = spawn(
-    prometheus,
-    [
-      `--config.file=${join(tmp, 'prometheus.yml')}`,
-      `--storage.tsdb.path=${join(tmp, 'data')}`,
-      `--web.listen-address=127.0.0.1:${port}`,
-      '--enable-feature=exemplar-storage',
-      '--log.level=warn',
+  prom = await startPrometheus(prometheus, {
+    global: { scrape_interval: '1s', scrape_timeout: '1s' },
+    scrape_configs: [
+      { job_name: 'tokentap', static_configs: [{ targets: [new URL(stack.tap.metricsUrl).host] }] },
+      { job_name: 'recorder', static_configs: [{ targets: [`127.0.0.1:${recorderPort}`] }] },
     ],
-    { stdio: ['ignore', 'pipe', 'pipe'] },
-  );
-  prom.stdout?.on('data', (b: Buffer) => (promLog += b.toString()));
-  prom.stderr?.on('data', (b: Buffer) => (promLog += b.toString()));
-  for (let t = Date.now(); ; await sleep(200)) {
-    if (prom.exitCode !== null) throw new Error(`prometheus exited with ${prom.exitCode}:\n${promLog}`);
-    if (await fetch(`${promUrl}/-/ready`).then((r) => r.ok, () => false)) break;
-    if (Date.now() - t > 30_000) throw new Error(`prometheus not ready after 30 s:\n${promLog}`);
-  }
+  });
+  await prom.ready();
 }, 60_000);
 
 afterAll(async () => {
-  if (prom && prom.exitCode === null) {
-    const exited = new Promise((r) => prom!.once('exit', r));
-    prom.kill('SIGTERM');
-    await Promise.race([exited, sleep(5_000).then(() => prom!.kill('SIGKILL'))]);
-  }
+  await prom?.close();
   await stack?.close();
   if (recorder) await new Promise((r) => recorder!.close(r));
-  if (tmp) rmSync(tmp, { recursive: true, force: true });
 }, 30_000);
 
 describe.skipIf(skip)('exemplars in a real Prometheus', () => {
@@ -139,7 +98,7 @@ describe.skipIf(skip)('exemplars in a real Prometheus', () => {
         e2e = await exemplars('tokentap_request_duration_seconds');
         return ttft.some(has) && e2e.some(has); // both TTFT and E2E
       }, 30_000).catch((err: Error) => {
-        throw new Error(`${err.message}\nTTFT exemplars: ${JSON.stringify(ttft)}\nE2E exemplars: ${JSON.stringify(e2e)}\nprometheus log:\n${promLog}`);
+        throw new Error(`${err.message}\nTTFT exemplars: ${JSON.stringify(ttft)}\nE2E exemplars: ${JSON.stringify(e2e)}\nprometheus log:\n${prom!.log()}`);
       });
     await chat('req-plain-1');
     await stored((e) => e.labels.request_id === 'req-plain-1');
