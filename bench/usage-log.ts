@@ -9,17 +9,9 @@ import type { AccessLogEntry } from '../src/log/access-log.ts';
 /** A line of the access log, as src/log/access-log.ts writes it (a type import: erased when run). */
 export type SyntheticEntry = AccessLogEntry;
 
-/** mulberry32: a small, fast, seeded PRNG (the same log for the same seed). */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
+/** A small seeded PRNG (the simulator's mulberry32, from the build: the same log for the same seed). */
+import { mulberry32 as prng } from '../dist/sim/options.js';
+export { prng };
 
 /** Prices per 1M tokens (input, cached input, output); `null`: a model without a price (cost null). */
 const MODELS: [string, [number, number, number] | null][] = [

@@ -4,18 +4,10 @@
  */
 import type { IncomingHttpHeaders } from 'node:http';
 import type { FinishedRequest } from '../metrics/metrics.js';
-import type { Endpoint } from '../proxy/endpoint.js';
+import type { ExchangeInit } from '../proxy/exchange.js';
 
 /** What a request's span starts with (all known when the exchange is made, before anything is forwarded). */
-export interface SpanStart {
-  /** performance.now() when the request's headers arrived. */
-  t0: number;
-  requestId: string;
-  method: string;
-  endpoint: Endpoint;
-  /** The model the request names (undefined: none). */
-  model: string | undefined;
-  stream: boolean;
+export interface SpanStart extends ExchangeInit {
   /** The request target as received (origin-form `/v1/…?…`, or absolute-form): the span keeps its path only. */
   url: string;
   /** The client's headers: only `traceparent` and `tracestate` are read. */
