@@ -80,7 +80,9 @@ export async function runAb(argv: string[]): Promise<number> {
     messages: [{ role: 'user', content: 'hello there '.repeat(Math.max(1, Math.round((Number(values['prompt-kb']) * 1024) / 12))) }],
   });
   const one = async (url: string, dispatcher: Dispatcher) => {
-    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher, headers: { 'content-type': 'application/json' } });
+    // A bearer key, as real clients send: with attribution on (user_from: api_key) its key id is derived.
+    const headers = { 'content-type': 'application/json', authorization: 'Bearer sk-bench-key' };
+    const res = await request(`${url}/v1/chat/completions`, { method: 'POST', body, dispatcher, headers });
     for await (const _ of res.body);
   };
   const rng = createRng(1);
