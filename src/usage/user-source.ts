@@ -49,14 +49,21 @@ export function parseUserFrom(entries: readonly string[]): UserSource[] {
 
 
 /**
- * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16; else undefined. (A body's
- * `"\ud800"` decodes to a lone surrogate, which the exposition writes as U+FFFD: two such users would be two
- * series with one label set, and Prometheus refuses a scrape with duplicate series.)
+ * Control characters (C0, DEL, C1): no user id has them. A body's `"\u0000"` would break the NUL-joined keys
+ * of label sets (user "a\0b" with model "c" and user "a" with model "b\0c" were one series), and an ESC
+ * sequence would reach terminals through `tokentap usage`.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16, no control character; else
+ * undefined. (A body's `"\ud800"` decodes to a lone surrogate, which the exposition writes as U+FFFD: two such
+ * users would be two series with one label set, and Prometheus refuses a scrape with duplicate series.)
  */
 export function userValue(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const s = v.trim();
-  return s === '' || s.length > MAX_USER_LENGTH || LONE_SURROGATE.test(s) ? undefined : s;
+  return s === '' || s.length > MAX_USER_LENGTH || LONE_SURROGATE.test(s) || CONTROL.test(s) ? undefined : s;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
