@@ -71,6 +71,23 @@ function header(headers: IncomingHttpHeaders, name: string): string | undefined 
   return Array.isArray(v) ? v[0] : v;
 }
 
+const NON_ASCII = /[\u0080-\u00ff]/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value as text: Node reads header bytes as Latin-1, but clients send non-ASCII names and emails as
+ * UTF-8, so bytes that are UTF-8 are read as such (`jörg@…` rather than `jÃ¶rg@…`, the same user as in a body's
+ * `user`); other bytes stay Latin-1. ASCII, the usual case, is returned as is.
+ */
+export function headerText(v: string | undefined): string | undefined {
+  if (v === undefined || !NON_ASCII.test(v)) return v;
+  try {
+    return UTF8.decode(Buffer.from(v, 'latin1'));
+  } catch {
+    return v;
+  }
+}
+
 const BEARER = /^bearer[ \t]+/i;
 
 /**
@@ -104,7 +121,7 @@ export function resolveUser(
       if (keyId !== null) return keyId;
       continue;
     }
-    const v = userValue(s.kind === 'header' ? header(headers, s.name) : bodyUser);
+    const v = userValue(s.kind === 'header' ? headerText(header(headers, s.name)) : bodyUser);
     if (v !== undefined) return hash === undefined ? v : hash(v);
   }
   return undefined;
