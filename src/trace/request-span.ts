@@ -32,6 +32,12 @@ export const OPERATION: Record<Endpoint, string | undefined> = {
 /** A model name longer than this is cut (a client names it, and a span name is no place for kilobytes). */
 export const MAX_MODEL_CHARS = 256;
 
+/**
+ * A longer url.path is cut: a client may send a path of nearly the whole header limit, and every queued span
+ * keeps it (2,048 spans of a 15 KB path held 30 MB while a collector stalled).
+ */
+export const MAX_PATH_CHARS = 1024;
+
 /** The upstream, as server.address / server.port (the same for every request of a process). */
 export interface UpstreamAddress {
   address: string;
@@ -67,6 +73,9 @@ export function urlPath(target: string): string {
   }
 }
 
+/** `s` cut to `max` characters, copied: V8's slice of a long string keeps the whole string alive. */
+const cut = (s: string, max: number): string => (s.length <= max ? s : Buffer.from(s.slice(0, max), 'utf16le').toString('utf16le'));
+
 const toAbsolute = (t: number) => performance.timeOrigin + t;
 
 /** Starts one request's span; the upstream's traceparent names it as the parent. */
@@ -80,7 +89,7 @@ export function startRequestSpan(tracer: Tracer, propagator: W3CTraceContextProp
   if (recording) {
     const attributes: Attributes = {
       'http.request.method': init.method,
-      'url.path': urlPath(init.url),
+      'url.path': cut(urlPath(init.url), MAX_PATH_CHARS),
       'server.address': upstream.address,
       'server.port': upstream.port,
       'tokentap.request_id': init.requestId,
