@@ -83,7 +83,7 @@ export function startRequestSpan(tracer: Tracer, propagator: W3CTraceContextProp
   const { headers } = init;
   const parent =
     headers.traceparent !== undefined ? propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter) : ROOT_CONTEXT;
-  const model = init.model === undefined || init.model.length <= MAX_MODEL_CHARS ? init.model : init.model.slice(0, MAX_MODEL_CHARS);
+  const model = init.model === undefined ? undefined : cut(init.model, MAX_MODEL_CHARS);
   const span = tracer.startSpan(spanName(init.method, init.endpoint, model), { kind: SpanKind.SERVER, startTime: toAbsolute(init.t0) }, parent);
   const recording = span.isRecording();
   if (recording) {
