@@ -42,7 +42,7 @@ describe('a 9 KB traceparent and a 5.5 KB tracestate with a stalled collector (t
     const received: { traceparent?: string; tracestate?: string }[] = [];
     const upstream = await listen(
       createServer((req, res) => {
-        if (received.length < 5) received.push({ traceparent: req.headers.traceparent, tracestate: req.headers.tracestate as string | undefined });
+        if (received.length < 5) received.push({ traceparent: req.headers.traceparent as string | undefined, tracestate: req.headers.tracestate as string | undefined });
         req.resume();
         req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(ANSWER));
       }),
