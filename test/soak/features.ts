@@ -2,8 +2,8 @@
  * The soak's newer features (`--plain` leaves them off): tokentap runs with attribution (users from a header,
  * the body's `user` and API keys, bounded to MAX_USERS labels), a price table, and tracing to a collector
  * that refuses one second in four (503: the exporter retries or drops); clients send thousands of users and
- * keys, values that must not be users (too long, control characters, duplicated headers) and request ids
- * with quotes and backslashes; a scraper alternates the classic and OpenMetrics formats throughout. The soak
+ * keys, values that must not be users (too long, control characters, duplicated headers), request ids
+ * with quotes and backslashes, and trace contexts (long, invalid); a scraper alternates the classic and OpenMetrics formats throughout. The soak
  * then checks: every request has one user count and one span (exported or counted as dropped), the user
  * label stays bounded, and every exposition of either format parses (exemplar label sets within 128
  * characters, `# EOF` last, no duplicate series; `promtool check metrics` when installed).
@@ -42,10 +42,24 @@ export function featureOptions(collectorUrl: string): { args: string[]; env: Rec
 
 const pick = (n: number) => Math.floor(Math.random() * n);
 
+const TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
+const SPAN = '00f067aa0ba902b7';
+/** Client trace contexts, all sampled or invalid (a root span, sampled): every routed request is exported. */
+const TRACEPARENTS = [
+  `00-${TRACE}-${SPAN}-01`,
+  `01-${TRACE}-${SPAN}-01-${'f'.repeat(2000)}`, // a future version: kilobytes after the flags are valid
+  `00-${TRACE.toUpperCase()}-${SPAN}-01`, // invalid: a new trace
+  `00-${'0'.repeat(32)}-${SPAN}-01`, // invalid: a new trace
+];
+
 /** Who one request says it is: extra headers and the body's `user` member (undefined: none). */
 export function identity(n: number): { headers: Record<string, string | string[]>; user: string | undefined } {
   const headers: Record<string, string | string[]> = {};
   if (n % 7 === 0) headers['x-request-id'] = `soak"\\${n}`; // quotes and backslashes, as an exemplar label
+  if (n % 11 === 0) {
+    headers.traceparent = TRACEPARENTS[pick(TRACEPARENTS.length)];
+    headers.tracestate = Array.from({ length: 1 + pick(100) }, (_, k) => `k${k}=v${n}`).join(',');
+  }
   const r = Math.random();
   let user: string | undefined;
   if (r < 0.35) headers['x-soak-user'] = `user-${pick(USERS)}@example.com`;
