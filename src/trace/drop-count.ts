@@ -16,18 +16,35 @@ export interface QueueLength {
   waiting: number;
 }
 
-/** The exporter behind the batch processor: a batch leaves the queue when it is exported; a failed one is dropped. */
+/**
+ * The exporter behind the batch processor: a batch leaves the queue when it is exported; a failed one is
+ * dropped, and so is one the collector has not acknowledged within `deadlineMs` (the batch processor's export
+ * timeout, after which it gives up on the batch and moves on). The OTLP exporter's own timeout is an idle
+ * timeout on the socket: a collector that trickles its answer holds an export for good, and its spans were
+ * counted nowhere. A batch is counted once, whatever the collector says later.
+ */
 export class CountingExporter implements SpanExporter {
   constructor(
     private readonly inner: SpanExporter,
     private readonly queue: QueueLength,
     private readonly dropped: DropReporter,
+    private readonly deadlineMs: number,
   ) {}
 
   export(spans: ReadableSpan[], resultCallback: (result: ExportResult) => void): void {
     this.queue.waiting = Math.max(0, this.queue.waiting - spans.length);
+    let counted = false;
+    const timer = setTimeout(() => {
+      counted = true;
+      const error = new Error(`no answer within ${this.deadlineMs} ms`);
+      error.name = 'TimeoutError';
+      this.dropped(spans.length, { error });
+    }, this.deadlineMs);
+    timer.unref();
     this.inner.export(spans, (result) => {
-      if (result.code !== ExportResultCode.SUCCESS) this.dropped(spans.length, { error: result.error });
+      clearTimeout(timer);
+      if (!counted && result.code !== ExportResultCode.SUCCESS) this.dropped(spans.length, { error: result.error });
+      counted = true;
       resultCallback(result);
     });
   }

@@ -12,10 +12,11 @@ import {
   defaultTextMapSetter,
   trace,
   type Attributes,
+  type Context,
   type Span,
   type Tracer,
 } from '@opentelemetry/api';
-import type { W3CTraceContextPropagator } from '@opentelemetry/core';
+import { TraceState, type W3CTraceContextPropagator } from '@opentelemetry/core';
 import type { FinishedRequest } from '../metrics/metrics.js';
 import type { Endpoint } from '../proxy/endpoint.js';
 import type { RequestSpan, SpanStart } from './types.js';
@@ -31,6 +32,12 @@ export const OPERATION: Record<Endpoint, string | undefined> = {
 
 /** A model name longer than this is cut (a client names it, and a span name is no place for kilobytes). */
 export const MAX_MODEL_CHARS = 256;
+
+/**
+ * A longer url.path is cut: a client may send a path of nearly the whole header limit, and every queued span
+ * keeps it (2,048 spans of a 15 KB path held 30 MB while a collector stalled).
+ */
+export const MAX_PATH_CHARS = 1024;
 
 /** The upstream, as server.address / server.port (the same for every request of a process). */
 export interface UpstreamAddress {
@@ -67,20 +74,45 @@ export function urlPath(target: string): string {
   }
 }
 
+/** `s` cut to `max` characters, copied: V8's slice of a long string keeps the whole string alive. */
+const cut = (s: string, max: number): string => (s.length <= max ? s : Buffer.from(s.slice(0, max), 'utf16le').toString('utf16le'));
+
+/** A copy of a short ASCII string (an id): a flat string of its own, not a slice of the header it came from. */
+const copy = (s: string): string => Buffer.from(s, 'latin1').toString('latin1');
+
+/**
+ * The client's trace context (its `traceparent`, and `tracestate` with it), as the parent of tokentap's span,
+ * at its own size. As extracted, the ids are V8 slices of the traceparent (a future version may carry
+ * kilobytes after the flags) and OpenTelemetry's TraceState keeps its raw header for good (it forwards at most
+ * 512 characters of it): a queued span, and an exemplar holding its trace id, kept both headers whole.
+ */
+function clientContext(propagator: W3CTraceContextPropagator, headers: SpanStart['headers']): Context {
+  if (headers.traceparent === undefined) return ROOT_CONTEXT;
+  const sc = trace.getSpanContext(propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter));
+  if (sc === undefined) return ROOT_CONTEXT;
+  const state = sc.traceState?.serialize();
+  return trace.setSpanContext(ROOT_CONTEXT, {
+    traceId: copy(sc.traceId),
+    spanId: copy(sc.spanId),
+    traceFlags: sc.traceFlags,
+    isRemote: true,
+    traceState: state ? new TraceState(copy(state)) : undefined,
+  });
+}
+
 const toAbsolute = (t: number) => performance.timeOrigin + t;
 
 /** Starts one request's span; the upstream's traceparent names it as the parent. */
 export function startRequestSpan(tracer: Tracer, propagator: W3CTraceContextPropagator, upstream: UpstreamAddress, init: SpanStart): RequestSpan {
   const { headers } = init;
-  const parent =
-    headers.traceparent !== undefined ? propagator.extract(ROOT_CONTEXT, headers, defaultTextMapGetter) : ROOT_CONTEXT;
-  const model = init.model === undefined || init.model.length <= MAX_MODEL_CHARS ? init.model : init.model.slice(0, MAX_MODEL_CHARS);
+  const parent = clientContext(propagator, headers);
+  const model = init.model === undefined ? undefined : cut(init.model, MAX_MODEL_CHARS);
   const span = tracer.startSpan(spanName(init.method, init.endpoint, model), { kind: SpanKind.SERVER, startTime: toAbsolute(init.t0) }, parent);
   const recording = span.isRecording();
   if (recording) {
     const attributes: Attributes = {
       'http.request.method': init.method,
-      'url.path': urlPath(init.url),
+      'url.path': cut(urlPath(init.url), MAX_PATH_CHARS),
       'server.address': upstream.address,
       'server.port': upstream.port,
       'tokentap.request_id': init.requestId,

@@ -59,7 +59,12 @@ export function startTracing(settings: TracingSettings, upstreamUrl: string, sin
   sinks.dropped.inc(0); // the counter is exposed (at 0) whenever tracing is on
 
   const queue: QueueLength = { waiting: 0 };
-  const exporter = new CountingExporter(new OTLPTraceExporter({ url: settings.url, timeoutMillis: settings.exportTimeoutMs }), queue, dropped);
+  const exporter = new CountingExporter(
+    new OTLPTraceExporter({ url: settings.url, timeoutMillis: settings.exportTimeoutMs }),
+    queue,
+    dropped,
+    settings.batch.exportTimeoutMillis,
+  );
   const batch = new BatchSpanProcessor({ exporter, ...settings.batch });
   const resource = detectResources({ detectors: [resourceAttributesEnvDetector] }).merge(
     resourceFromAttributes({ 'service.name': settings.serviceName, 'service.version': version(), 'process.pid': process.pid }),

@@ -19,6 +19,13 @@ const CACHE_ENTRIES = 512;
 /** …when at most this long. */
 const CACHE_MAX_LENGTH = 256;
 
+/**
+ * Longer names are matched against exact entries only. Matching a glob takes O(name × glob) on the event loop,
+ * and a client names the model (up to body_limit, 64 MiB): behind an upstream that answers any name, a 16 MB
+ * name stalled every stream for half a second per glob. No model is named with a kilobyte.
+ */
+export const MAX_GLOB_NAME = 1024;
+
 const isGlob = (key: string): boolean => key.includes('*') || key.includes('?');
 
 /**
@@ -72,7 +79,7 @@ export class PriceTable {
     if (model === undefined) return null;
     const exact = this.exact.get(model);
     if (exact !== undefined) return exact;
-    if (this.globs.length === 0) return null;
+    if (this.globs.length === 0 || model.length > MAX_GLOB_NAME) return null;
     const known = this.matched.get(model);
     if (known !== undefined) return known;
     let found: Price | null = null;

@@ -49,19 +49,43 @@ export function parseUserFrom(entries: readonly string[]): UserSource[] {
 
 
 /**
- * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16; else undefined. (A body's
- * `"\ud800"` decodes to a lone surrogate, which the exposition writes as U+FFFD: two such users would be two
- * series with one label set, and Prometheus refuses a scrape with duplicate series.)
+ * Control characters (C0, DEL, C1): no user id has them. A body's `"\u0000"` would break the NUL-joined keys
+ * of label sets (user "a\0b" with model "c" and user "a" with model "b\0c" were one series), and an ESC
+ * sequence would reach terminals through `tokentap usage`.
+ */
+const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
+
+/**
+ * A usable id: trimmed, non-empty, at most MAX_USER_LENGTH, well-formed UTF-16, no control character; else
+ * undefined. (A body's `"\ud800"` decodes to a lone surrogate, which the exposition writes as U+FFFD: two such
+ * users would be two series with one label set, and Prometheus refuses a scrape with duplicate series.)
  */
 export function userValue(v: string | undefined): string | undefined {
   if (v === undefined) return undefined;
   const s = v.trim();
-  return s === '' || s.length > MAX_USER_LENGTH || LONE_SURROGATE.test(s) ? undefined : s;
+  return s === '' || s.length > MAX_USER_LENGTH || LONE_SURROGATE.test(s) || CONTROL.test(s) ? undefined : s;
 }
 
 function header(headers: IncomingHttpHeaders, name: string): string | undefined {
   const v = headers[name];
   return Array.isArray(v) ? v[0] : v;
+}
+
+const NON_ASCII = /[\u0080-\u00ff]/;
+const UTF8 = new TextDecoder('utf-8', { fatal: true });
+
+/**
+ * A header value as text: Node reads header bytes as Latin-1, but clients send non-ASCII names and emails as
+ * UTF-8, so bytes that are UTF-8 are read as such (`jörg@…` rather than `jÃ¶rg@…`, the same user as in a body's
+ * `user`); other bytes stay Latin-1. ASCII, the usual case, is returned as is.
+ */
+export function headerText(v: string | undefined): string | undefined {
+  if (v === undefined || !NON_ASCII.test(v)) return v;
+  try {
+    return UTF8.decode(Buffer.from(v, 'latin1'));
+  } catch {
+    return v;
+  }
 }
 
 const BEARER = /^bearer[ \t]+/i;
@@ -97,7 +121,7 @@ export function resolveUser(
       if (keyId !== null) return keyId;
       continue;
     }
-    const v = userValue(s.kind === 'header' ? header(headers, s.name) : bodyUser);
+    const v = userValue(s.kind === 'header' ? headerText(header(headers, s.name)) : bodyUser);
     if (v !== undefined) return hash === undefined ? v : hash(v);
   }
   return undefined;

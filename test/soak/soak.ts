@@ -20,6 +20,7 @@ import { parseArgs } from 'node:util';
 import { Agent, request } from 'undici';
 import { parseExposition, sumBy, sumSeries } from '../../dist/bench/prom-scrape.js';
 import { startSimulator } from '../../dist/sim/server.js';
+import { featureOptions, flappingCollector, identity, MAX_USERS, promtoolProblem, scrapeBothFormats } from './features.ts';
 import { hostileBody, hostileFront, rawHostile } from './hostile.ts';
 
 const { values } = parseArgs({
@@ -27,6 +28,7 @@ const { values } = parseArgs({
     minutes: { type: 'string', default: '1' },
     concurrency: { type: 'string', default: '300' },
     'max-rss-growth-mb': { type: 'string', default: '96' },
+    plain: { type: 'boolean', default: false }, // without attribution, prices, tracing and OpenMetrics scrapes (features.ts)
   },
 });
 const minutes = Number(values.minutes);
@@ -44,11 +46,13 @@ const sim = await startSimulator({
 });
 
 const front = await hostileFront(sim.url);
+const collector = values.plain ? null : await flappingCollector();
+const features = collector === null ? { args: [], env: {} } : featureOptions(collector.url);
 const cli = new URL('../../dist/cli.js', import.meta.url).pathname;
 const tap = spawn(
   process.execPath,
-  [cli, '--upstream', front.url, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log', 'off'],
-  { env: { ...process.env, NODE_OPTIONS: process.env.SOAK_TOKENTAP_NODE_OPTIONS ?? '', TOKENTAP_UPSTREAM_IDLE_TIMEOUT: '1s', TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s', TOKENTAP_BODY_LIMIT: '64KiB' }, stdio: ['ignore', 'ignore', 'pipe'] },
+  [cli, ...features.args, '--upstream', front.url, '--host', '127.0.0.1', '--port', '0', '--metrics-host', '127.0.0.1', '--metrics-port', '0', '--log', 'off'],
+  { env: { ...process.env, NODE_OPTIONS: process.env.SOAK_TOKENTAP_NODE_OPTIONS ?? '', TOKENTAP_UPSTREAM_IDLE_TIMEOUT: '1s', TOKENTAP_UPSTREAM_HEADERS_TIMEOUT: '1s', TOKENTAP_BODY_LIMIT: '64KiB', ...features.env }, stdio: ['ignore', 'ignore', 'pipe'] },
 );
 let stderr = '';
 tap.stderr.on('data', (d: Buffer) => (stderr += d.toString()));
@@ -81,12 +85,14 @@ let clientErrors = 0;
 
 let hostileSent = 0;
 let rawSent = 0;
+let rawUntraced = 0;
 
 async function one(): Promise<void> {
   const dice = Math.random();
   if (dice < 0.01) {
-    const requests = await rawHostile(urls.proxy); // requests on raw sockets (not seen by undici's channel)
+    const { requests, untraced } = await rawHostile(urls.proxy); // requests on raw sockets (not seen by undici's channel)
     rawSent += requests; // (not `rawSent += await …`: that reads rawSent before the await and loses other workers' counts)
+    rawUntraced += untraced;
     return;
   }
   if (dice < 0.06) {
@@ -101,11 +107,18 @@ async function one(): Promise<void> {
     return;
   }
   const ac = new AbortController();
+  const who = collector === null ? null : identity(sent);
   const abortAfter = Math.random() < 0.1 ? 20 + Math.random() * 400 : 0;
   const timer = abortAfter ? setTimeout(() => ac.abort(), abortAfter) : undefined;
   if (abortAfter) clientAborts++;
   try {
-    const res = await request(`${urls.proxy}/v1/chat/completions`, { method: 'POST', body, dispatcher: agent, signal: ac.signal, headers: { 'content-type': 'application/json' } });
+    const res = await request(`${urls.proxy}/v1/chat/completions`, {
+      method: 'POST',
+      body: who?.user === undefined ? body : JSON.stringify({ ...JSON.parse(body), user: who.user }),
+      dispatcher: agent,
+      signal: ac.signal,
+      headers: { 'content-type': 'application/json', ...who?.headers },
+    });
     for await (const _ of res.body) void _;
   } catch {
     clientErrors++;
@@ -127,8 +140,10 @@ const runMs = minutes * 60_000;
 const start = Date.now();
 const rssSamples: { at: number; mb: number }[] = [];
 const sampler = setInterval(() => rssSamples.push({ at: Date.now() - start, mb: rssMb() }), 500);
+const scraper = collector === null ? null : scrapeBothFormats(urls.metrics);
 await Promise.all(Array.from({ length: concurrency }, () => worker(start + runMs)));
 clearInterval(sampler);
+const scraped = await scraper?.stop();
 const peak = (from: number, to: number) => Math.max(...rssSamples.filter((s) => s.at >= from && s.at <= to).map((s) => s.mb));
 const baseRss = peak(runMs * 0.2, runMs * 0.4);
 const loadEndRss = peak(runMs * 0.8, runMs);
@@ -149,21 +164,47 @@ const recorded = sum(text, 'tokentap_requests_total');
 const inFlight = sum(text, 'tokentap_requests_in_flight');
 const outcomes = Object.fromEntries(sumBy(parseExposition(text), 'tokentap_requests_total', 'outcome'));
 
+// The features (features.ts): one user count and one span per request, the user label bounded, clean scrapes.
+let spansSeen = 0;
+let featureChecks: Record<string, boolean> = {};
+if (collector !== null) {
+  const dropped = () => sum(text, 'tokentap_trace_spans_dropped_total');
+  for (const until = Date.now() + 20_000; collector.spans() + dropped() !== recorded - rawUntraced && Date.now() < until; ) {
+    await new Promise((r) => setTimeout(r, 500)); // batches in retry after a 503
+    text = await scrape();
+  }
+  spansSeen = collector.spans() + dropped();
+  const users = new Set(parseExposition(text).filter((s) => s.name === 'tokentap_user_requests_total').map((s) => s.labels.user));
+  const problems = [...scraped!.problems, promtoolProblem(text)].filter((p) => p !== null);
+  for (const p of problems.slice(0, 5)) console.log(`soak: exposition problem: ${p}`);
+  featureChecks = {
+    user_counted: sum(text, 'tokentap_user_requests_total') === recorded,
+    users_bounded: users.size <= MAX_USERS + 2, // + other, unknown
+    span_each: spansSeen === recorded - rawUntraced, // requests node:http refuses have none (docs/tracing.md)
+    scrapes_clean: scraped!.scrapes > 0 && problems.length === 0,
+  };
+}
+
 const checks = {
   counted: recorded === sent + rawSent,
   in_flight_zero: inFlight === 0,
   sockets_back: endSockets <= baseSockets + 2,
   rss_bounded: endRss - baseRss < maxGrowthMb,
+  ...featureChecks,
 };
 const pass = Object.values(checks).every(Boolean);
 console.log(
   `soak ${pass ? 'PASS' : 'FAIL'}: minutes=${minutes} concurrency=${concurrency} sent=${sent + rawSent} (hostile ${hostileSent} + raw ${rawSent}) recorded=${recorded} ` +
     `in_flight=${inFlight} sockets=${baseSockets}->${endSockets} rss_mb=${baseRss.toFixed(1)}->${endRss.toFixed(1)} ` +
     `(growth ${(endRss - baseRss).toFixed(1)} < ${maxGrowthMb}; idle after drain ${idleRss.toFixed(1)}) client_aborts=${clientAborts} client_errors=${clientErrors} ` +
-    `outcomes=${JSON.stringify(outcomes)} failed=${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(',') || 'none'}`,
+    `outcomes=${JSON.stringify(outcomes)} ` +
+    (collector === null ? '' : `spans=${collector.spans()}+dropped=${spansSeen - collector.spans()} (collector refused ${collector.refused()} exports) scrapes=${scraped!.scrapes} `) +
+    `failed=${Object.entries(checks).filter(([, ok]) => !ok).map(([k]) => k).join(',') || 'none'}`,
 );
+if (!pass) console.log(`tokentap's stderr (last 3,000 characters):\n${stderr.slice(-3000)}`);
 tap.kill('SIGTERM');
 await new Promise((r) => tap.on('exit', r));
 await front.close();
+await collector?.close();
 await sim.close();
 process.exit(pass ? 0 : 1);
