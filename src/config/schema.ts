@@ -82,8 +82,9 @@ const userSources = v.pipe(
   }),
 );
 
-const PRICE_MESSAGE = 'must be a number >= 0: the price of 1,000,000 tokens in `currency`';
-const pricePerMillion = v.pipe(v.number(PRICE_MESSAGE), v.minValue(0, PRICE_MESSAGE), v.finite(PRICE_MESSAGE));
+const PRICE_MESSAGE = 'must be a number from 0 to 1,000,000: the price of 1,000,000 tokens in `currency`';
+// (bounded: with usage counts bounded too (MAX_USAGE_TOKENS), a request's cost and the cost counters stay finite)
+const pricePerMillion = v.pipe(v.number(PRICE_MESSAGE), v.minValue(0, PRICE_MESSAGE), v.maxValue(1e6, PRICE_MESSAGE), v.finite(PRICE_MESSAGE));
 
 /** `prices`: model name or glob → prices per 1,000,000 tokens (src/usage/prices.ts). File only. */
 const PRICES_MESSAGE = 'must be a mapping of model names or globs to prices';

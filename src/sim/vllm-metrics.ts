@@ -40,6 +40,10 @@ export interface FinishedTiming {
 const LABELS = ['model_name', 'engine'] as const;
 type L = (typeof LABELS)[number];
 
+/** Distinct model names with series of their own, and the longest such name (see labelsFor). */
+export const MAX_MODEL_NAMES = 100;
+export const MAX_MODEL_NAME_CHARS = 256;
+
 export class VllmMetrics {
   readonly registry = new Registry();
   private readonly labels: Record<L, string>;
@@ -59,7 +63,7 @@ export class VllmMetrics {
   private readonly reqPrompt: Histogram<L>;
   private readonly reqGeneration: Histogram<L>;
 
-  /** Label sets of the models requests have named, made once each. */
+  /** Label sets of the models requests have named, made once each (at most MAX_MODEL_NAMES). */
   private readonly byModel = new Map<string, Record<L, string>>();
 
   /**
@@ -158,9 +162,13 @@ export class VllmMetrics {
     this.reqGeneration.observe(labels, t.generationTokens);
   }
 
+  /** A name past MAX_MODEL_NAMES distinct ones, or longer than MAX_MODEL_NAME_CHARS, is counted under the served
+   * model's name: the simulator serves any name, and its series must stay bounded whatever clients send. */
   private labelsFor(model: string): Record<L, string> {
     let labels = this.byModel.get(model);
-    if (labels === undefined) this.byModel.set(model, (labels = { model_name: model, engine: '0' }));
+    if (labels !== undefined) return labels;
+    if (this.byModel.size >= MAX_MODEL_NAMES || model.length > MAX_MODEL_NAME_CHARS) return this.labels;
+    this.byModel.set(model, (labels = { model_name: model, engine: '0' }));
     return labels;
   }
 }

@@ -56,12 +56,13 @@ describe('attribution config', () => {
       loadConfig({ file: tempYaml('prices:\n  m1: { output: 1 }\n  m2: { input: -1, output: x }\n  m3: { input: 1, output: 1, cached_imput: 1 }\n  m4: 3\n'), env: {} }),
     );
     expect(msg).toMatch(/prices\.m1\.input: is required/);
-    expect(msg).toMatch(/prices\.m2\.input: must be a number >= 0/);
-    expect(msg).toMatch(/prices\.m2\.output: must be a number >= 0/);
+    expect(msg).toMatch(/prices\.m2\.input: must be a number from 0 to 1,000,000/);
+    expect(msg).toMatch(/prices\.m2\.output: must be a number from 0 to 1,000,000/);
     expect(msg).toMatch(/unknown field prices\.m3\.cached_imput \(did you mean cached_input\?\)/);
     expect(msg).toMatch(/prices\.m4: must be a mapping with input and output/);
     expect(errorOf(() => loadConfig({ file: tempYaml('prices: [1]\n'), env: {} }))).toMatch(/prices: must be a mapping of model names or globs/);
-    expect(errorOf(() => loadConfig({ file: tempYaml('prices:\n  m: { input: .inf, output: 1 }\n'), env: {} }))).toMatch(/prices\.m\.input: must be a number >= 0/);
+    expect(errorOf(() => loadConfig({ file: tempYaml('prices:\n  m: { input: .inf, output: 1 }\n'), env: {} }))).toMatch(/prices\.m\.input: must be a number from 0 to 1,000,000/);
+    expect(errorOf(() => loadConfig({ file: tempYaml('prices:\n  m: { input: 1, output: 1e300 }\n'), env: {} }))).toMatch(/prices\.m\.output: must be a number from 0 to 1,000,000/);
   });
 
   it('bad user_from entries are named', () => {

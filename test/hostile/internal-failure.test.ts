@@ -22,7 +22,7 @@ vi.mock('../../src/proxy/request-body.js', async (importOriginal) => {
   const orig = await importOriginal<typeof import('../../src/proxy/request-body.js')>();
   return {
     ...orig,
-    inspectRequestBody: (b: Uint8Array) => (once('inspect body'), orig.inspectRequestBody(b)),
+    inspectRequestBody: (b: Uint8Array, withUser?: boolean) => (once('inspect body'), orig.inspectRequestBody(b, withUser)),
     withIncludeUsage: (b: Uint8Array, f: Parameters<typeof orig.withIncludeUsage>[1]) => (once('inject usage'), orig.withIncludeUsage(b, f)),
   };
 });

@@ -5,6 +5,7 @@
 import { spawnSync } from 'node:child_process';
 import { describe, expect, it } from 'vitest';
 import { parseSimArgs } from '../../src/sim/cli.js';
+import { MAX_MODEL_NAME_CHARS, MAX_MODEL_NAMES } from '../../src/sim/vllm-metrics.js';
 import { TTFT_BUCKETS, oneTwoFiveBuckets } from '../../src/config/buckets.js';
 import { CHAT_PATH, postJson, postSse, sleep, waitFor, withSim } from './helpers.js';
 
@@ -190,6 +191,23 @@ describe('vLLM /metrics', () => {
       expect(value(text, 'vllm:generation_tokens_total', other)).toBe(r.json.usage.completion_tokens);
       expect(value(text, 'vllm:time_to_first_token_seconds_count', other)).toBe(1);
       expect(value(text, 'vllm:prompt_tokens_total')).toBe(0); // the served model's series stay at 0
+    });
+  });
+
+  it('model names past MAX_MODEL_NAMES, or longer than MAX_MODEL_NAME_CHARS, are counted under the served name (bounded series)', async () => {
+    await withSim({ model: MODEL, ttftMs: 0, itlMs: 0 }, async (sim) => {
+      const sent = MAX_MODEL_NAMES + 25; // distinct names, in batches of 25
+      for (let i = 0; i < sent; i += 25) {
+        await Promise.all(Array.from({ length: 25 }, (_, j) => postJson(`${sim.url}/v1/completions`, { model: `m-${i + j}`, prompt: 'a', max_tokens: 1 })));
+      }
+      await postJson(`${sim.url}/v1/completions`, { model: 'x'.repeat(MAX_MODEL_NAME_CHARS + 1), prompt: 'a', max_tokens: 1 });
+      const text = await scrape(sim.url);
+      const names = new Set([...text.matchAll(/model_name="([^"]*)"/g)].map((m) => m[1]));
+      expect(names.size).toBe(MAX_MODEL_NAMES); // the served name and the first 99 requested
+      expect(names.has(MODEL)).toBe(true);
+      // what did not get series of its own is counted under the served name: nothing is lost
+      const ownSeries = MAX_MODEL_NAMES - 1;
+      expect(value(text, 'vllm:request_success_total', `model_name="${MODEL}",engine="0",finished_reason="length"`)).toBe(sent - ownSeries + 1);
     });
   });
 
