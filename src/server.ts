@@ -13,7 +13,8 @@ import { handleClientError, handleConnect, newClientErrorState } from './proxy/c
 import { expectationFailed } from './proxy/errors.js';
 import { ActiveList } from './proxy/active-list.js';
 import { proxyListener } from './proxy/listener.js';
-import { Exchange } from './proxy/exchange.js';
+import type { Exchange } from './proxy/exchange.js';
+import { openExchange } from './proxy/open-exchange.js';
 import { randomUUID } from 'node:crypto';
 import { createUpstream } from './proxy/upstream.js';
 import { createAttribution } from './usage/attribution.js';
@@ -133,8 +134,8 @@ export async function startWithConfig(config: Config, { serveMetrics = true, env
   proxyServer.on('connect', (req, socket) => handleConnect(deps, clientErrors, req, socket as Socket));
   // An Expect other than 100-continue: answered 417 here (node:http would answer it without telling anyone).
   proxyServer.on('checkExpectation', (req, res) => {
-    const exchange = new Exchange(deps, { t0: performance.now(), requestId: randomUUID(), method: req.method ?? '-', endpoint: 'other', model: undefined, stream: false });
-    exchange.attribute(req.headers, undefined);
+    const init = { t0: performance.now(), requestId: randomUUID(), method: req.method ?? '-', endpoint: 'other' as const, model: undefined, stream: false };
+    const exchange = openExchange(deps, init, req.headers, req.url ?? '');
     sendJsonError(res, exchange, expectationFailed, 'rejected', true);
   });
   const proxyUrl = await listen(proxyServer, config.port, config.host);

@@ -12,7 +12,7 @@ import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
 import { lingerOnClose } from './answer.js';
 import { connectNotAllowed, errorBody, type ProxyErrorSpec } from './errors.js';
-import { Exchange, type ExchangeSinks } from './exchange.js';
+import { openExchange, type OpenExchangeSinks } from './open-exchange.js';
 
 export interface ClientErrorState {
   /** Sockets whose request body tokentap is reading now (the handler records those itself). */
@@ -68,9 +68,9 @@ function responseInProgress(socket: Socket): Response | null {
  * Answers `spec` on the raw socket, closes it (lingering), and records a rejected request once. `req`: the
  * request when node:http parsed it (CONNECT): its headers can name a user.
  */
-function refuse(sinks: ExchangeSinks, socket: Socket, spec: ProxyErrorSpec, method: string, req?: IncomingMessage): void {
-  const exchange = new Exchange(sinks, { t0: performance.now(), requestId: randomUUID(), method, endpoint: 'other', model: undefined, stream: false });
-  if (req !== undefined) exchange.attribute(req.headers, undefined);
+function refuse(sinks: OpenExchangeSinks, socket: Socket, spec: ProxyErrorSpec, method: string, req?: IncomingMessage): void {
+  const init = { t0: performance.now(), requestId: randomUUID(), method, endpoint: 'other' as const, model: undefined, stream: false };
+  const exchange = openExchange(sinks, init, req?.headers, req?.url ?? '');
   const answer = () => {
     if (!socket.writable) {
       socket.destroy();
@@ -96,7 +96,7 @@ function refuse(sinks: ExchangeSinks, socket: Socket, spec: ProxyErrorSpec, meth
 }
 
 export function handleClientError(
-  sinks: ExchangeSinks & { onIdleConnection(): void },
+  sinks: OpenExchangeSinks & { onIdleConnection(): void },
   state: ClientErrorState,
   err: NodeJS.ErrnoException,
   socket: Socket,
@@ -127,7 +127,7 @@ export function handleClientError(
 }
 
 /** CONNECT: tokentap is not a tunnel. node:http hands these over as the 'connect' event, not as requests. */
-export function handleConnect(sinks: ExchangeSinks, state: ClientErrorState, req: IncomingMessage, socket: Socket): void {
+export function handleConnect(sinks: OpenExchangeSinks, state: ClientErrorState, req: IncomingMessage, socket: Socket): void {
   state.answered.add(socket);
   refuse(sinks, socket, connectNotAllowed, 'CONNECT', req);
 }

@@ -7,7 +7,8 @@ import { answerInternalError, sendJsonError } from './answer.js';
 import type { ClientErrorState } from './client-errors.js';
 import { acceptsStreamOptions } from './endpoint.js';
 import { badRequestTarget, bodyTooLarge, connectNotAllowed } from './errors.js';
-import { Exchange, reportInternalError, type ExchangeSinks } from './exchange.js';
+import { reportInternalError, type Exchange, type ExchangeSinks } from './exchange.js';
+import { openExchange } from './open-exchange.js';
 import { acceptableRequestId, upstreamRequestHeaders } from './headers.js';
 import { BodyTooLargeError, ClientGoneError, readBody } from './read-body.js';
 import { CLIENT_CLOSED_REQUEST, RelayHandler } from './relay.js';
@@ -69,18 +70,9 @@ function newExchange(
   stream = false,
   bodyUser?: string,
 ): Exchange {
-  const exchange = new Exchange(deps, { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream });
+  const init = { t0: state.t0, requestId: state.requestId, method: incoming.method ?? 'GET', endpoint, model, stream };
+  const exchange = openExchange(deps, init, incoming.headers, incoming.url ?? '/', bodyUser);
   state.exchange = exchange;
-  // attribution on: every path (rejected, aborted, 500) gets the user its headers name
-  if (deps.attribution != null) exchange.attribute(incoming.headers, bodyUser);
-  if (deps.tracing !== null) {
-    try {
-      exchange.span = deps.tracing.start({ t0: state.t0, requestId: state.requestId, method: exchange.method, endpoint, model, stream, url: incoming.url ?? '/', headers: incoming.headers });
-      exchange.traceId = exchange.span.traceId;
-    } catch (err) {
-      reportInternalError('starting a span', err); // the request goes on untraced
-    }
-  }
   return exchange;
 }
 

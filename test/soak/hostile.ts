@@ -26,23 +26,21 @@ export function hostileBody(): (typeof BODIES)[number] {
   return BODIES[Math.floor(Math.random() * BODIES.length)];
 }
 
-/** `untraced`: of these requests, how many node:http refuses before tokentap routes them (no span, docs/tracing.md). */
-const RAW: { bytes: (port: number) => string; requests: number; untraced: number }[] = [
-  { bytes: () => 'CONNECT evil:443 HTTP/1.1\r\nhost: evil:443\r\n\r\n', requests: 1, untraced: 1 },
-  { bytes: () => 'OPTIONS * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', requests: 1, untraced: 0 },
-  { bytes: () => 'GET http://evil/x HTTP/1.1\r\nhost: evil\r\n\r\n', requests: 1, untraced: 0 },
-  { bytes: () => `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: ${chat().length}\r\n\r\n${chat()}`, requests: 1, untraced: 1 },
+const RAW: { bytes: (port: number) => string; requests: number }[] = [
+  { bytes: () => 'CONNECT evil:443 HTTP/1.1\r\nhost: evil:443\r\n\r\n', requests: 1 },
+  { bytes: () => 'OPTIONS * HTTP/1.1\r\nhost: x\r\nconnection: close\r\n\r\n', requests: 1 },
+  { bytes: () => 'GET http://evil/x HTTP/1.1\r\nhost: evil\r\n\r\n', requests: 1 },
+  { bytes: () => `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\ncontent-length: ${chat().length}\r\n\r\n${chat()}`, requests: 1 },
   {
     // a malformed request pipelined behind a stream: two requests
     bytes: () => `POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\ncontent-type: application/json\r\ncontent-length: ${chat().length}\r\n\r\n${chat()}NOT A REQUEST\r\n\r\n`,
     requests: 2,
-    untraced: 1,
   },
 ];
 
-/** Sends one raw-socket hostile request (or pair); resolves with how many requests tokentap should count, and
- * how many of them have no span. */
-export async function rawHostile(proxyUrl: string): Promise<{ requests: number; untraced: number }> {
+/** Sends one raw-socket hostile request (or pair); resolves with how many requests tokentap should count (each
+ * has one span, refused ones too). */
+export async function rawHostile(proxyUrl: string): Promise<{ requests: number }> {
   const { hostname, port } = new URL(proxyUrl);
   const pick = RAW[Math.floor(Math.random() * RAW.length)];
   const s = connect(Number(port), hostname);
@@ -53,7 +51,7 @@ export async function rawHostile(proxyUrl: string): Promise<{ requests: number; 
   const timer = setTimeout(() => s.destroy(), 5_000);
   await once(s, 'close');
   clearTimeout(timer);
-  return { requests: pick.requests, untraced: pick.untraced };
+  return { requests: pick.requests };
 }
 
 const usageChunk = (prompt: number) =>

@@ -4,6 +4,7 @@
  * definitions. A span's attributes are asserted against the access log's record of the same request.
  */
 import { mkdtempSync } from 'node:fs';
+import { connect } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import OpenAI from 'openai';
@@ -148,6 +149,37 @@ describe('tracing: one span per request (GenAI conventions)', () => {
     expect(plain.span.name).toBe('GET');
     expect(plain.span.attributes['gen_ai.operation.name']).toBeUndefined();
     expect(plain.span.attributes).toMatchObject({ 'http.request.method': 'GET', 'url.path': '/v1/models', 'http.response.status_code': 200 });
+  });
+
+  it('requests tokentap refuses before routing (CONNECT, an unmet Expect, bytes that are no request) have a span too', async () => {
+    const { hostname, port } = new URL(tap.proxyUrl);
+    /** Writes `bytes` on a new connection; resolves with the x-request-id tokentap answered with. */
+    const raw = (bytes: string) =>
+      new Promise<string>((resolve, reject) => {
+        let got = '';
+        const s = connect(Number(port), hostname, () => s.write(bytes));
+        s.on('data', (b) => (got += b.toString('latin1')));
+        s.on('error', reject);
+        s.on('close', () => {
+          const id = /x-request-id: ([^\r\n]+)/i.exec(got)?.[1];
+          if (id === undefined) reject(new Error(`no x-request-id in ${JSON.stringify(got.slice(0, 200))}`));
+          else resolve(id);
+        });
+        setTimeout(() => s.destroy(), 10_000).unref();
+      });
+    const cases = [
+      { bytes: 'CONNECT evil:443 HTTP/1.1\r\nhost: evil:443\r\n\r\n', name: 'CONNECT', status: 405 },
+      { bytes: 'POST /v1/chat/completions HTTP/1.1\r\nhost: x\r\nexpect: 200-ok\r\nconnection: close\r\ncontent-length: 2\r\n\r\n{}', name: 'POST', status: 417 },
+      { bytes: 'NOT A REQUEST\r\n\r\n', name: '-', status: 400 },
+    ];
+    for (const c of cases) {
+      const requestId = await raw(c.bytes);
+      const { span, log } = await spanAndLog(requestId);
+      expect(span.name).toBe(c.name);
+      expect(span.status).toEqual({ code: 'STATUS_CODE_ERROR', message: 'rejected' });
+      expect(span.attributes['http.response.status_code']).toBe(c.status);
+      expect(log.outcome).toBe('rejected');
+    }
   });
 
   it('no prompt, completion, key or header value is ever exported', async () => {
