@@ -10,7 +10,7 @@
  * exemplars. The request/answer protocol is tokentap's own (not prom-client's internal message names), so
  * the primary installs no prom-client listener.
  */
-import cluster from 'node:cluster';
+import cluster, { type Worker } from 'node:cluster';
 import client, { type MetricObjectWithValues, type MetricValue, type PrometheusContentType, type Registry } from 'prom-client';
 import type { BucketExemplar } from './exemplar.js';
 import { promClientOpenMetrics } from './openmetrics.js';
@@ -18,6 +18,8 @@ import { nextTurn, sliceSpent } from './sliced-render.js';
 
 const REQUEST = 'tokentap:metrics-request';
 const ANSWER = 'tokentap:metrics-answer';
+/** A worker says it answers from now on: a worker still starting (a replacement) is not asked. */
+const READY = 'tokentap:metrics-ready';
 /** A worker that has not answered by then fails the scrape (prom-client's clusterMetrics waits as long). */
 export const WORKER_ANSWER_TIMEOUT_MS = 5000;
 
@@ -41,14 +43,25 @@ export function answerMetricsRequests(registers: readonly Registry[]): void {
       (err: Error) => process.send?.({ type: ANSWER, id, error: err.message } satisfies Answer),
     );
   });
+  process.send?.({ type: READY });
 }
 
 /** In the primary: the aggregate of all workers' metrics, one request to every worker per call. */
 export function createClusterMetrics() {
   let nextId = 0;
-  const pending = new Map<number, (answer: Answer) => void>();
-  cluster.on('message', (_worker, message: Answer) => {
-    if (message?.type === ANSWER) pending.get(message.id)?.(message);
+  /** Per request under way: takes a worker's answer, or null when it exited or could not be asked. */
+  const pending = new Map<number, (workerId: number, answer: Answer | null) => void>();
+  /** The workers that answer (they said READY): a worker still starting would not, and fail the scrape. */
+  const ready = new Set<Worker>();
+  cluster.on('message', (worker, message: Answer | { type: typeof READY }) => {
+    if (message?.type === ANSWER) pending.get(message.id)?.(worker.id, message);
+    else if (message?.type === READY) ready.add(worker);
+  });
+  // A worker that exits meanwhile answers nothing: the scrape goes on without it (its counts are gone
+  // anyway), instead of failing after WORKER_ANSWER_TIMEOUT_MS.
+  cluster.on('exit', (worker) => {
+    ready.delete(worker);
+    for (const take of [...pending.values()]) take(worker.id, null);
   });
 
   /** Every connected worker's registries (one array per registry per worker). */
@@ -56,26 +69,31 @@ export function createClusterMetrics() {
     new Promise<WorkerMetrics[]>((resolve, reject) => {
       const id = nextId++;
       const responses: WorkerMetrics[] = [];
-      let waiting = 0;
+      const waiting = new Set<number>();
+      let timer: NodeJS.Timeout | undefined;
       const done = (err: Error | null) => {
         clearTimeout(timer);
         pending.delete(id);
         if (err === null) resolve(responses);
         else reject(err);
       };
-      const timer = setTimeout(() => done(new Error('metrics: a worker did not answer within 5 s')), WORKER_ANSWER_TIMEOUT_MS);
-      pending.set(id, (answer) => {
-        if (answer.error !== undefined) return done(new Error(`metrics: a worker failed: ${answer.error}`));
-        responses.push(...(answer.metrics ?? []));
-        if (--waiting === 0) done(null);
-      });
-      for (const worker of Object.values(cluster.workers ?? {})) {
+      const take = (workerId: number, answer: Answer | null) => {
+        if (!waiting.delete(workerId)) return;
+        if (answer?.error !== undefined) return done(new Error(`metrics: a worker failed: ${answer.error}`));
+        responses.push(...(answer?.metrics ?? []));
+        if (waiting.size === 0) done(null);
+      };
+      for (const worker of ready) {
         // A worker that exited abruptly may still be listed, unable to answer.
-        if (worker === undefined || !worker.isConnected()) continue;
-        worker.send({ type: REQUEST, id });
-        waiting++;
+        if (!worker.isConnected()) continue;
+        waiting.add(worker.id);
+        worker.send({ type: REQUEST, id }, (err) => {
+          if (err) take(worker.id, null); // its channel closed meanwhile
+        });
       }
-      if (waiting === 0) done(null); // no worker up (all restarting): nothing to aggregate
+      if (waiting.size === 0) return done(null); // no worker up (all restarting): nothing to aggregate
+      pending.set(id, take);
+      timer = setTimeout(() => done(new Error(`metrics: a worker did not answer within ${WORKER_ANSWER_TIMEOUT_MS / 1000} s`)), WORKER_ANSWER_TIMEOUT_MS);
     });
 
   return {

@@ -6,7 +6,7 @@
  * With the `prometheus` binary, a real Prometheus with exemplar storage scrapes the primary and stores them
  * (skipped without it, with a line saying so; under CI=true it fails instead).
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { request } from 'undici';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startSimulator, type RunningSim } from '../../src/sim/server.js';
@@ -161,6 +161,24 @@ describe('two workers', () => {
     expect(targets.activeTargets.map((t) => ({ health: t.health, lastError: t.lastError }))).toEqual([{ health: 'up', lastError: '' }]);
     const query = async (q: string) => (await promApi<{ result: { value: [number, string] }[] }>('/api/v1/query', { query: q })).result;
     await eventually(async () => (await query('sum(tokentap_requests_total{model="w"})'))[0]?.value[1] === String(N + 4), 10_000);
+  }, 60_000);
+
+  it('a worker killed: scrapes go on with the survivor while the replacement starts (not asked before it can answer: no 5 s wait), then include it', async () => {
+    const workerPids = () =>
+      execFileSync('ps', ['-o', 'pid=', '--ppid', String(child.pid)], { encoding: 'utf8' })
+        .split('\n')
+        .map((l) => Number(l.trim()))
+        .filter((pid) => pid > 0);
+    const before = workerPids();
+    expect(before.length).toBe(2);
+    const t0 = Date.now();
+    process.kill(before[0], 'SIGKILL');
+    const om = await scrape(OPENMETRICS); // while the replacement starts: the survivor's metrics
+    expect(Date.now() - t0).toBeLessThan(4_000);
+    expect(om.text.endsWith('\n# EOF\n')).toBe(true);
+    await eventually(() => workerPids().length === 2 && !workerPids().includes(before[0]), 15_000);
+    await chat('after-restart', true);
+    await eventually(async () => exemplarIds((await scrape(OPENMETRICS)).text, E2E).includes('after-restart'), 10_000);
   }, 60_000);
 
   it('SIGTERM exits 0', async () => {
