@@ -1,19 +1,18 @@
 /**
  * `--workers N`: N proxy processes (node:cluster) sharing one listening port. The primary serves the metrics
  * port with the aggregate of all workers (prom-client's AggregatorRegistry), so a counter equals the sum over
- * workers exactly. On SIGTERM the primary asks every worker to shut down gracefully and exits 0 when all have.
+ * workers exactly, and the workers' exemplars in the OpenMetrics format (src/metrics/cluster-metrics.ts). On SIGTERM the primary asks every worker to shut down gracefully and exits 0 when all have.
  */
 import cluster, { type Worker } from 'node:cluster';
-import { AggregatorRegistry } from 'prom-client';
 import type { Config } from './config/schema.js';
+import { answerMetricsRequests, createClusterMetrics } from './metrics/cluster-metrics.js';
 import { sharedProbe } from './proxy/upstream.js';
 import { startMetricsServer, startWithConfig, type RunningTokentap } from './server.js';
 
 /** In a worker: run the proxy without a metrics port, answering the primary's metrics requests. */
 export async function startClusterWorker(config: Config): Promise<RunningTokentap> {
   const running = await startWithConfig(config, { serveMetrics: false });
-  AggregatorRegistry.setRegistries(running.metrics.registers);
-  new AggregatorRegistry(); // installs the worker's listener for the primary's metrics requests
+  answerMetricsRequests(running.metrics.registers);
   process.on('SIGTERM', () => void running.close().then(() => process.exit(0)));
   process.on('SIGINT', () => {}); // the primary decides; a terminal's Ctrl-C reaches every process
   return running;
@@ -27,7 +26,7 @@ export interface ClusterPrimary {
 
 /** In the primary: fork the workers, serve aggregated metrics, restart a worker that dies. */
 export async function startClusterPrimary(config: Config, workers: number, env: NodeJS.ProcessEnv): Promise<ClusterPrimary> {
-  const aggregator = new AggregatorRegistry();
+  const aggregate = createClusterMetrics();
   let stopping = false;
   let proxyPort = config.port;
   if (!process.execArgv.some((a) => a.startsWith('--max-semi-space-size'))) {
@@ -50,12 +49,14 @@ export async function startClusterPrimary(config: Config, workers: number, env: 
     fork();
   });
 
-  // No OpenMetrics render: the aggregate has no exemplars, so every scrape gets the classic format (docs/metrics.md).
+  // Both formats, as a single process serves them: OpenMetrics with the newest exemplar per bucket over all
+  // workers (src/metrics/cluster-metrics.ts, docs/metrics.md).
   const metrics = await startMetricsServer(
     config,
-    () => aggregator.clusterMetrics(),
-    aggregator.contentType,
+    aggregate.exposition,
+    aggregate.contentType,
     sharedProbe(config.upstream!), // one probe a second, whoever asks /readyz how often
+    aggregate.openMetrics,
   );
   const host = config.host === '0.0.0.0' ? '127.0.0.1' : config.host;
   return {

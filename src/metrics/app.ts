@@ -9,7 +9,7 @@ export interface MetricsAppOptions {
   exposition: () => Promise<string | readonly string[]>;
   contentType: string;
   /** The same exposition in the OpenMetrics 1.0 format (with exemplars), served to a scrape whose Accept asks
-   * for it (scrapeFormat). Unset (the --workers primary): the classic format, whatever the Accept. */
+   * for it (scrapeFormat). Unset: the classic format, whatever the Accept. */
   openMetrics?: () => Promise<string | readonly string[]>;
   /** Is the upstream reachable? */
   ready: () => Promise<boolean>;

@@ -6,7 +6,7 @@
  * ExemplarHistogram adds an exemplar per bucket, written in the OpenMetrics format only.
  */
 import type { Registry } from 'prom-client';
-import { exemplarSuffix, hasExemplarLabels } from './exemplar.js';
+import { bucketExemplar, exemplarSuffix, hasExemplarLabels, type BucketExemplar } from './exemplar.js';
 import { SeriesByLabels, type LabelSet } from './label-sets.js';
 import { nextTurn, sliceSpent } from './sliced-render.js';
 
@@ -93,12 +93,21 @@ class ExemplarSeries extends Series implements ExemplarHistogramSeries {
     const id = this.exRequestId[i];
     return id === '' ? '' : exemplarSuffix(id, this.exTraceId[i], this.exValue[i], this.exAt[i]);
   }
+
+  /** Bucket i's exemplar as a bucket value carries it in `get()` (see BucketExemplar), undefined when it has none. */
+  bucketExemplar(i: number): BucketExemplar | undefined {
+    const id = this.exRequestId[i];
+    return id === '' ? undefined : bucketExemplar(id, this.exTraceId[i], this.exValue[i], this.exAt[i]);
+  }
 }
 
 interface ExportedValue {
   labels: Record<string, string>;
   value: number;
   metricName: string;
+  /** An ExemplarHistogram's bucket: its exemplar, for the --workers primary (prom-client's aggregation and
+   * classic render ignore it). */
+  exemplar?: BucketExemplar;
 }
 
 export class FastHistogram<L extends string> {
@@ -136,12 +145,17 @@ export class FastHistogram<L extends string> {
     const bucket = `${this.name}_bucket`;
     for (const s of this.series.all()) {
       if (s.count === 0) continue; // never observed: no series, as with prom-client
+      const ex = s instanceof ExemplarSeries ? s : null;
       let acc = 0;
       for (let i = 0; i < this.bounds.length; i++) {
         acc += s.counts[i];
-        values.push({ labels: { ...s.labels, le: this.boundLabels[i] }, value: acc, metricName: bucket });
+        const v: ExportedValue = { labels: { ...s.labels, le: this.boundLabels[i] }, value: acc, metricName: bucket };
+        if (ex !== null) v.exemplar = ex.bucketExemplar(i);
+        values.push(v);
       }
-      values.push({ labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket });
+      const inf: ExportedValue = { labels: { ...s.labels, le: '+Inf' }, value: s.count, metricName: bucket };
+      if (ex !== null) inf.exemplar = ex.bucketExemplar(this.bounds.length);
+      values.push(inf);
       values.push({ labels: s.labels, value: s.sum, metricName: `${this.name}_sum` });
       values.push({ labels: s.labels, value: s.count, metricName: `${this.name}_count` });
       if (sliceSpent()) await nextTurn(); // a cluster worker answers the primary from the loop that relays streams

@@ -90,7 +90,7 @@ describe('/metrics content negotiation', () => {
     expect(renders.openMetrics).toBe(1);
   });
 
-  it('without an OpenMetrics render (the --workers primary): the classic format, whatever the Accept', async () => {
+  it('without an OpenMetrics render: the classic format, whatever the Accept', async () => {
     const url = await serve({ exposition: async () => 'x_total 1\n' });
     const res = await fetch(url, { headers: { accept: PROMETHEUS_2 } });
     expect(res.headers.get('content-type')).toBe('text/plain; version=0.0.4; charset=utf-8');
