@@ -1,7 +1,8 @@
 /**
  * `--workers N`: N proxy processes (node:cluster) sharing one listening port. The primary serves the metrics
  * port with the aggregate of all workers (prom-client's AggregatorRegistry), so a counter equals the sum over
- * workers exactly, and the workers' exemplars in the OpenMetrics format (src/metrics/cluster-metrics.ts). On SIGTERM the primary asks every worker to shut down gracefully and exits 0 when all have.
+ * workers exactly, and the workers' exemplars in the OpenMetrics format (src/metrics/cluster-metrics.ts). On
+ * SIGTERM the primary asks every worker to shut down gracefully and exits 0 when all have.
  */
 import cluster, { type Worker } from 'node:cluster';
 import type { Config } from './config/schema.js';
