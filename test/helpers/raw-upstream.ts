@@ -36,3 +36,23 @@ export async function startRawUpstream(
       }),
   };
 }
+
+/**
+ * An upstream that answers every request with `answer` (a JSON body, 200) and keeps nothing of it: for tests
+ * that measure tokentap's memory (the simulator and startRawUpstream keep what they were sent).
+ */
+export async function startForgetfulUpstream(answer: string): Promise<{ url: string; close(): Promise<void> }> {
+  const server = createServer((req, res) => {
+    req.resume();
+    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(answer));
+  });
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    close: () =>
+      new Promise((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  };
+}

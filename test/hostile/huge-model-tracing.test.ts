@@ -11,30 +11,21 @@ import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';
 import { Agent, request } from 'undici';
 import { afterEach, describe, expect, it } from 'vitest';
+import { startForgetfulUpstream } from '../helpers/raw-upstream.js';
 import { startHostile, type Hostile } from './harness.js';
 
 let h: Hostile;
 let stalled: Server | undefined;
-let upstream: Server | undefined;
+let upstream: { close(): Promise<void> } | undefined;
 afterEach(async () => {
   await h?.close();
-  for (const server of [stalled, upstream]) {
-    server?.closeAllConnections();
-    server?.close();
-  }
+  stalled?.closeAllConnections();
+  stalled?.close();
+  await upstream?.close();
 });
 
 const ANSWER = '{"object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":1,"completion_tokens":1,"total_tokens":2}}';
 
-/** An upstream that keeps nothing of a request (the simulator keeps what it was asked). */
-async function forgetfulUpstream(): Promise<string> {
-  upstream = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(ANSWER));
-  });
-  await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-}
 
 describe('a model name of 1 MB with a stalled collector (tracing)', () => {
   it('100 such requests: the queued spans do not keep the names (heap grows by kilobytes per span)', { timeout: 120_000 }, async () => {
@@ -43,7 +34,7 @@ describe('a model name of 1 MB with a stalled collector (tracing)', () => {
     const held: IncomingMessage[] = [];
     stalled = createServer((req) => void held.push(req)); // takes the export, never answers
     await new Promise<void>((r) => stalled!.listen(0, '127.0.0.1', r));
-    h = await startHostile({ tracing_endpoint: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}` }, await forgetfulUpstream());
+    h = await startHostile({ tracing_endpoint: `http://127.0.0.1:${(stalled.address() as AddressInfo).port}` }, (upstream = await startForgetfulUpstream(ANSWER)).url);
     const agent = new Agent({ connections: 10 });
     const send = async (model: string) => {
       const res = await request(`${h.tap.proxyUrl}/v1/chat/completions`, {

@@ -5,36 +5,25 @@
  * a 16 MB model stalled every stream of the process for about half a second per glob, per request (body_limit
  * is 64 MiB). Names longer than MAX_GLOB_NAME match only exact entries.
  */
-import { createServer, type Server } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { MAX_GLOB_NAME } from '../../src/usage/prices.js';
+import { startForgetfulUpstream } from '../helpers/raw-upstream.js';
 import { maxLoopStall, metricSum, startHostile, type Hostile } from './harness.js';
 
 let h: Hostile;
-let upstream: Server | undefined;
+let upstream: { close(): Promise<void> } | undefined;
 afterEach(async () => {
   await h?.close();
-  upstream?.closeAllConnections();
-  upstream?.close();
+  await upstream?.close();
 });
 
 const ANSWER = '{"object":"chat.completion","model":"m","choices":[],"usage":{"prompt_tokens":1000,"completion_tokens":1000,"total_tokens":2000}}';
 
-/** An upstream that answers every model with usage (and keeps nothing of a request). */
-async function anyModelUpstream(): Promise<string> {
-  upstream = createServer((req, res) => {
-    req.resume();
-    req.on('end', () => res.writeHead(200, { 'content-type': 'application/json' }).end(ANSWER));
-  });
-  await new Promise<void>((r) => upstream!.listen(0, '127.0.0.1', r));
-  return `http://127.0.0.1:${(upstream.address() as AddressInfo).port}`;
-}
 
 describe('a 16 MB model name against glob prices (attribution, cost)', () => {
   it('does not stall the event loop; a long name matches exact entries only, a short one its glob', { timeout: 120_000 }, async () => {
     const prices = { '*llama*': { input: 1, output: 1 }, '*-mini': { input: 1, output: 1 }, 'org/*': { input: 1, output: 1 }, '*': { input: 2, output: 2 } };
-    h = await startHostile({ prices, user_from: ['body:user'] }, await anyModelUpstream());
+    h = await startHostile({ prices, user_from: ['body:user'] }, (upstream = await startForgetfulUpstream(ANSWER)).url);
     const send = async (model: string) => {
       const res = await h.request('/v1/chat/completions', {
         method: 'POST',
