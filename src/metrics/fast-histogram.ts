@@ -39,14 +39,16 @@ class Series implements HistogramSeries {
     this.labelText = labelText;
   }
 
-  observe(value: number): void {
-    if (!Number.isFinite(value)) return;
+  /** Counts `value`; returns its bucket's index (bounds.length: +Inf), or -1 when it is not a finite number. */
+  observe(value: number): number {
+    if (!Number.isFinite(value)) return -1;
     const bounds = this.bounds;
     let i = 0;
     while (i < bounds.length && value > bounds[i]) i++;
     if (i < bounds.length) this.counts[i]++;
     this.sum += value;
     this.count++;
+    return i;
   }
 }
 
@@ -71,17 +73,9 @@ class ExemplarSeries extends Series implements ExemplarHistogramSeries {
     this.exAt = new Float64Array(n);
   }
 
-  // The bucket search of Series.observe, repeated: observe() stays exactly as it was for the histograms
-  // without exemplars (ITL observes once per token gap).
   observeWithExemplar(value: number, requestId: string, traceId: string | null, at: number): void {
-    if (!Number.isFinite(value)) return;
-    const bounds = this.bounds;
-    let i = 0;
-    while (i < bounds.length && value > bounds[i]) i++;
-    if (i < bounds.length) this.counts[i]++;
-    this.sum += value;
-    this.count++;
-    if (!hasExemplarLabels(requestId, traceId)) return;
+    const i = this.observe(value);
+    if (i < 0 || !hasExemplarLabels(requestId, traceId)) return;
     this.exRequestId[i] = requestId;
     this.exTraceId[i] = traceId;
     this.exValue[i] = value;
