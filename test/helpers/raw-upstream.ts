@@ -2,6 +2,15 @@
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
 
+/** A whole non-streamed chat completion with usage, for scripted upstreams whose answer's content does not matter. */
+export const CHAT_COMPLETION_ANSWER = JSON.stringify({
+  id: 'c1',
+  object: 'chat.completion',
+  model: 'm',
+  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
+  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
+});
+
 export interface RawUpstream {
   url: string;
   server: Server;

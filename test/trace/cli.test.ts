@@ -11,24 +11,17 @@ import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startCli, STARTUP } from '../cli/spawn.js';
-import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { CHAT_COMPLETION_ANSWER, startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { startOtlpReceiver, type OtlpReceiver } from './otlp-receiver.js';
 
 const DIST_TRACE = new URL('../../dist/trace/', import.meta.url).href;
 const HOOK = fileURLToPath(new URL('./record-modules.mjs', import.meta.url));
-const ANSWER = JSON.stringify({
-  id: 'c1',
-  object: 'chat.completion',
-  model: 'm',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-});
 const CLIENT_TRACEPARENT = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
 
 let upstream: RawUpstream;
 let receiver: OtlpReceiver;
 beforeAll(async () => {
-  upstream = await startRawUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(ANSWER));
+  upstream = await startRawUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(CHAT_COMPLETION_ANSWER));
   receiver = await startOtlpReceiver();
 });
 afterAll(async () => {
@@ -62,7 +55,7 @@ async function run(env: Record<string, string>, { requests = 1, workers = 1 } = 
         body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
       });
       expect(res.status).toBe(200);
-      expect(await res.text()).toBe(ANSWER);
+      expect(await res.text()).toBe(CHAT_COMPLETION_ANSWER);
       const requestId = res.headers.get('x-request-id')!;
       sent.push({ requestId, upstream: upstream.requests.find((r) => r.headers['x-request-id'] === requestId)! });
     }

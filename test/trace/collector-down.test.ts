@@ -10,16 +10,9 @@ import { startTokentap, type RunningTokentap } from '../../src/server.js';
 import { SHUTDOWN_FLUSH_MS } from '../../src/trace/settings.js';
 import { freePort } from '../helpers/ports.js';
 import { metricSum, scrape } from '../helpers/prom.js';
-import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { CHAT_COMPLETION_ANSWER, startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { eventually } from '../helpers/wait.js';
 
-const JSON_ANSWER = JSON.stringify({
-  id: 'c1',
-  object: 'chat.completion',
-  model: 'm',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'hello' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-});
 const SSE_ANSWER =
   ['a', 'b', 'c'].map((t) => `data: {"id":"c2","object":"chat.completion.chunk","model":"m","choices":[{"index":0,"delta":{"content":"${t}"}}]}\n\n`).join('') +
   'data: [DONE]\n\n';
@@ -28,7 +21,7 @@ let upstream: RawUpstream;
 beforeAll(async () => {
   upstream = await startRawUpstream((_req, res, body) => {
     if (body.includes('"stream":true')) res.writeHead(200, { 'content-type': 'text/event-stream' }).end(SSE_ANSWER);
-    else res.writeHead(200, { 'content-type': 'application/json' }).end(JSON_ANSWER);
+    else res.writeHead(200, { 'content-type': 'application/json' }).end(CHAT_COMPLETION_ANSWER);
   });
 });
 afterAll(() => upstream?.close());
@@ -58,7 +51,7 @@ describe('a collector that is down or stalls', () => {
     const expected = await exchange(off);
     expect(await scrape(off.metricsUrl)).not.toContain('tokentap_trace_spans_dropped_total'); // tracing off: not declared
     await off.close();
-    expect(expected.map((e) => e.body)).toEqual([SSE_ANSWER, JSON_ANSWER]);
+    expect(expected.map((e) => e.body)).toEqual([SSE_ANSWER, CHAT_COMPLETION_ANSWER]);
 
     const dead = `http://127.0.0.1:${await freePort()}`;
     // the exporter retries a refused connection until its timeout (10 s by default): 200 ms here
@@ -85,7 +78,7 @@ describe('a collector that is down or stalls', () => {
       for (let i = 0; i < 3; i++) {
         const t = performance.now();
         const got = await exchange(tap);
-        expect(got.map((g) => [g.status, g.body])).toEqual([[200, SSE_ANSWER], [200, JSON_ANSWER]]);
+        expect(got.map((g) => [g.status, g.body])).toEqual([[200, SSE_ANSWER], [200, CHAT_COMPLETION_ANSWER]]);
         expect(performance.now() - t).toBeLessThan(5000);
       }
       await eventually(async () => (await dropped(tap)) === 2, 5000);

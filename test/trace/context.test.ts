@@ -5,23 +5,16 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { startTokentap, type RunningTokentap } from '../../src/server.js';
-import { startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
+import { CHAT_COMPLETION_ANSWER, startRawUpstream, type RawUpstream } from '../helpers/raw-upstream.js';
 import { startOtlpReceiver, type OtlpReceiver, type ReceivedSpan } from './otlp-receiver.js';
 
 const CLIENT_TRACE = '4bf92f3577b34da6a3ce929d0e0e4736';
 const CLIENT_SPAN = '00f067aa0ba902b7';
-const ANSWER = JSON.stringify({
-  id: 'chatcmpl-1',
-  object: 'chat.completion',
-  model: 'm',
-  choices: [{ index: 0, message: { role: 'assistant', content: 'hi' }, finish_reason: 'stop' }],
-  usage: { prompt_tokens: 3, completion_tokens: 1, total_tokens: 4 },
-});
 const TRACEPARENT = /^00-([0-9a-f]{32})-([0-9a-f]{16})-(0[01])$/;
 
 let upstream: RawUpstream;
 beforeAll(async () => {
-  upstream = await startRawUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(ANSWER));
+  upstream = await startRawUpstream((_req, res) => res.writeHead(200, { 'content-type': 'application/json' }).end(CHAT_COMPLETION_ANSWER));
 });
 afterAll(() => upstream?.close());
 
@@ -47,7 +40,7 @@ async function send(tap: RunningTokentap, headers: Record<string, string> = {}) 
     body: JSON.stringify({ model: 'm', messages: [{ role: 'user', content: 'x' }] }),
   });
   expect(res.status).toBe(200);
-  expect(await res.text()).toBe(ANSWER);
+  expect(await res.text()).toBe(CHAT_COMPLETION_ANSWER);
   const requestId = res.headers.get('x-request-id')!;
   const got = upstream.requests.find((r) => r.headers['x-request-id'] === requestId)!;
   const names = got.rawHeaders.filter((_, i) => i % 2 === 0).map((n) => n.toLowerCase());
